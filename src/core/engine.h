@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The engine: levcal's whole computation for one process, with no I/O and no
+ * clock. Callers feed decoded input records in event-time order; the engine
+ * updates per-instrument volatility and leverage policy and calls the emit
+ * callback synchronously, from inside the on_* call, for every event the
+ * record causes. Event pointers are valid only during the callback.
+ *
+ * Thread rules: an engine is used by one thread at a time.
+ */
+#ifndef LVC_CORE_ENGINE_H
+#define LVC_CORE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/params.h"
+#include "core/records.h"
+
+typedef struct lvc_engine_s lvc_engine_t;
+
+typedef enum lvc_event_type_e { LVC_EV_LIMIT, LVC_EV_WARNING } lvc_event_type_t;
+
+typedef struct lvc_event_s {
+	lvc_event_type_t type;
+	int32_t partition; /* input partition of the instrument */
+	union {
+		const lvc_limit_t *limit;
+		const lvc_warning_t *warning;
+	} u;
+} lvc_event_t;
+
+/* Called for each event; a non-zero return is passed back out of on_*(). */
+typedef int(lvc_emit_fn)(void *opaque, const lvc_event_t *ev);
+
+typedef struct lvc_engine_conf_s {
+	lvc_params_t defaults;
+	const lvc_inst_params_t *overrides; /* borrowed for the engine's life */
+	size_t overrides_n;
+	const char *config_id; /* copied */
+	lvc_emit_fn *emit;
+	void *opaque;
+	size_t instruments_hint; /* initial table size; the table grows */
+} lvc_engine_conf_t;
+
+typedef struct lvc_engine_stats_s {
+	uint64_t ticks_applied;
+	uint64_t ticks_late; /* older than the instrument's newest: counted only */
+	uint64_t ticks_ignored; /* not of the configured volatility source */
+	uint64_t events_limit;
+	uint64_t events_warning;
+	size_t instruments;
+} lvc_engine_stats_t;
+
+/* Creates an engine; NULL on allocation failure or invalid conf (the reason
+ * goes into errstr). The caller owns the result. */
+lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Frees eng; accepts NULL. */
+void lvc_engine_destroy(lvc_engine_t *eng);
+
+/* Applies a trade read from input partition `partition`. Returns LVC_OK (also
+ * for a late tick, which is counted and not applied), LVC_ERR_INVALID for a
+ * value that must be dead-lettered (reason in errstr), or the emit
+ * callback's non-zero return. */
+lvc_err_t lvc_engine_on_trade(lvc_engine_t *eng, int32_t partition, const lvc_trade_t *trade,
+			      char *errstr, size_t errstr_size);
+
+/* Applies a price tick; as lvc_engine_on_trade(). MARK ticks feed the
+ * volatility when `volatility.source` is mark. */
+lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_price_t *price,
+			      char *errstr, size_t errstr_size);
+
+/* Counters since creation. */
+void lvc_engine_stats(const lvc_engine_t *eng, lvc_engine_stats_t *out);
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The YAML configuration of SPEC §8, loaded with libyaml against one
+ * declarative table of keys. Every error names FILE:LINE:COL (1-based), the
+ * key, the bad value and what is allowed; unknown and duplicate keys are
+ * errors. `${VAR}` and `${VAR:-default}` are replaced from the environment in
+ * scalar values; a key `NAME_file` reads the value of NAME from a file
+ * (trailing newline stripped), so secrets stay out of config files. Values
+ * that came from a `*_file` key or that a librdkafka property marks secret
+ * (sasl.password, ssl.key.password, ...) are never printed.
+ */
+#ifndef LVC_IO_CONFIG_H
+#define LVC_IO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+#include "core/params.h"
+
+typedef struct lvc_kv_s {
+	char *key;
+	char *value;
+	int secret; /* never print the value */
+} lvc_kv_t;
+
+typedef enum lvc_wire_format_e { LVC_WIRE_PLAIN, LVC_WIRE_CONFLUENT } lvc_wire_format_t;
+
+typedef enum lvc_guarantee_e { LVC_EXACTLY_ONCE, LVC_AT_LEAST_ONCE } lvc_guarantee_t;
+
+typedef struct lvc_topics_s {
+	char *trades;
+	char *prices;
+	char *positions;
+	char *balances;
+	char *leverage_limits;
+	char *liquidation_warnings;
+	char *dead_letter;
+	char *state;
+	char *replay_prefix;
+} lvc_topics_t;
+
+typedef struct lvc_config_s {
+	char *path; /* as given to lvc_config_load(), or the name for strings */
+
+	lvc_kv_t *kafka; /* librdkafka properties, in file order */
+	size_t kafka_n;
+	int kafka_allow_unsafe;
+
+	lvc_topics_t topics;
+
+	struct {
+		lvc_wire_format_t wire_format;
+	} schema;
+
+	struct {
+		lvc_guarantee_t guarantee;
+		int64_t commit_interval_us;
+		int64_t max_idle_us;
+	} processing;
+
+	lvc_params_t defaults; /* volatility, leverage, warnings */
+	lvc_inst_params_t *instruments; /* overrides merged onto defaults */
+	size_t instruments_n;
+
+	struct {
+		char *listen; /* "host:port"; NULL or "" disables the endpoint */
+	} metrics;
+
+	/* Hex FNV-1a 64 of the effective config (secrets excluded), so that an
+	 * event names the config that produced it. */
+	char config_id[17];
+} lvc_config_t;
+
+/* Loads and validates the file at path. Returns a config owned by the caller,
+ * or NULL with "FILE:LINE:COL: message" in errstr. */
+lvc_config_t *lvc_config_load(const char *path, char *errstr, size_t errstr_size);
+
+/* As lvc_config_load(), from a NUL-terminated YAML text; name stands in for
+ * the file name in errors. */
+lvc_config_t *lvc_config_load_string(const char *yaml, const char *name, char *errstr,
+				     size_t errstr_size);
+
+/* A config with every default of SPEC §8 and no kafka properties. */
+lvc_config_t *lvc_config_new_default(void);
+
+/* Frees cfg; accepts NULL. */
+void lvc_config_destroy(lvc_config_t *cfg);
+
+/* Writes the effective config as YAML that lvc_config_load() accepts, with
+ * secret values replaced by "<redacted>". */
+lvc_err_t lvc_config_dump(const lvc_config_t *cfg, FILE *out);
+
+/* Parses a duration such as "500ms", "1s", "15m", "1h", "7d" (also "250us")
+ * into microseconds. Returns 0 or -1. */
+int lvc_parse_duration(const char *s, int64_t *out_us);
+
+#endif
