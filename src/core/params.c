@@ -4,6 +4,9 @@
  * config loader starts from lvc_params_defaults() and overrides what a file
  * sets, so this is the one place the defaults live.
  */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/params.h"
@@ -85,4 +88,234 @@ void lvc_params_defaults(lvc_params_t *p)
 	p->warn.warning = 2.0;
 	p->warn.critical = 1.0;
 	p->warn.hysteresis = 0.25;
+}
+
+char *lvc_duration_format(int64_t us, char *buf, size_t size)
+{
+	static const struct {
+		const char *unit;
+		int64_t us;
+	} units[] = {
+		{ "d", 86400 * US_PER_S }, { "h", 3600 * US_PER_S }, { "m", US_PER_MIN },
+		{ "s", US_PER_S },         { "ms", 1000 },           { "us", 1 },
+	};
+	size_t off = 0;
+	int64_t rest = us;
+
+	if (size == 0) {
+		return buf;
+	}
+	buf[0] = '\0';
+	if (rest < 0) {
+		off += (size_t)snprintf(buf, size, "-");
+		rest = -rest;
+	}
+	if (rest == 0) {
+		snprintf(buf + off, size - off, "0s");
+		return buf;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && off < size; i++) {
+		if (rest >= units[i].us) {
+			off += (size_t)snprintf(buf + off, size - off, "%" PRId64 "%s",
+						rest / units[i].us, units[i].unit);
+			rest %= units[i].us;
+		}
+	}
+	return buf;
+}
+
+#define FAIL(...)                                            \
+	do {                                                 \
+		snprintf(errstr, errstr_size, __VA_ARGS__);  \
+		return LVC_ERR_INVALID;                      \
+	} while (0)
+
+static lvc_err_t check_vol(const lvc_vol_params_t *v, char *errstr, size_t errstr_size)
+{
+	char a[32], b[32];
+
+	if (v->sample_interval_us <= 0) {
+		FAIL("volatility.sample_interval: %s is not allowed: must be > 0",
+		     lvc_duration_format(v->sample_interval_us, a, sizeof(a)));
+	}
+	if (v->bar_interval_us <= 0 || v->bar_interval_us % v->sample_interval_us != 0) {
+		FAIL("volatility.bar_interval: %s is not allowed: must be a positive whole "
+		     "number of sample_interval (%s)",
+		     lvc_duration_format(v->bar_interval_us, a, sizeof(a)),
+		     lvc_duration_format(v->sample_interval_us, b, sizeof(b)));
+	}
+	if (v->window_us <= 0 || v->window_us % v->bar_interval_us != 0) {
+		FAIL("volatility.window: %s is not allowed: must be a positive whole number of "
+		     "bar_interval (%s)",
+		     lvc_duration_format(v->window_us, a, sizeof(a)),
+		     lvc_duration_format(v->bar_interval_us, b, sizeof(b)));
+	}
+	if (v->window_us / v->bar_interval_us > LVC_MAX_WINDOW_BUCKETS) {
+		FAIL("volatility.window: %s is %" PRId64 " bars of %s: at most %d bars are allowed "
+		     "(raise bar_interval)",
+		     lvc_duration_format(v->window_us, a, sizeof(a)),
+		     v->window_us / v->bar_interval_us,
+		     lvc_duration_format(v->bar_interval_us, b, sizeof(b)), LVC_MAX_WINDOW_BUCKETS);
+	}
+	if (v->window_us / v->bar_interval_us < 2) {
+		FAIL("volatility.window: %s is not allowed: must hold at least 2 bars of %s",
+		     lvc_duration_format(v->window_us, a, sizeof(a)),
+		     lvc_duration_format(v->bar_interval_us, b, sizeof(b)));
+	}
+	if (v->half_life_us <= 0) {
+		FAIL("volatility.half_life: %s is not allowed: must be > 0",
+		     lvc_duration_format(v->half_life_us, a, sizeof(a)));
+	}
+	if (!(v->garch_omega > 0) || !isfinite(v->garch_omega)) {
+		FAIL("volatility.garch.omega: %g is not allowed: must be > 0", v->garch_omega);
+	}
+	if (!(v->garch_alpha >= 0) || !(v->garch_beta >= 0) ||
+	    !(v->garch_alpha + v->garch_beta < 1)) {
+		FAIL("volatility.garch: alpha %g and beta %g are not allowed: both must be >= 0 "
+		     "with alpha + beta < 1",
+		     v->garch_alpha, v->garch_beta);
+	}
+	if (!(v->annualization_days > 0 && v->annualization_days <= 366)) {
+		FAIL("volatility.annualization_days: %g is not allowed: must be in (0, 366]",
+		     v->annualization_days);
+	}
+	if ((int)v->estimator < 0 || v->estimator >= LVC_EST__COUNT) {
+		FAIL("volatility.estimator: %d is not an estimator", (int)v->estimator);
+	}
+	if (v->estimator == LVC_EST_MAX && v->max_of_n == 0) {
+		FAIL("volatility.max_of: an empty list is not allowed when estimator is max");
+	}
+	for (size_t i = 0; i < v->max_of_n; i++) {
+		if (v->max_of[i] == LVC_EST_MAX || (int)v->max_of[i] < 0 ||
+		    v->max_of[i] >= LVC_EST__COUNT) {
+			FAIL("volatility.max_of: entry %zu is not allowed: list the estimators to "
+			     "take the maximum of (not max itself)",
+			     i + 1);
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (v->max_of[j] == v->max_of[i]) {
+				FAIL("volatility.max_of: %s is listed twice",
+				     lvc_estimator_names[v->max_of[i]]);
+			}
+		}
+	}
+	return LVC_OK;
+}
+
+static lvc_err_t check_lev(const lvc_lev_params_t *l, char *errstr, size_t errstr_size)
+{
+	char a[32];
+
+	if (!(l->confidence > 0.5 && l->confidence < 1)) {
+		FAIL("leverage.confidence: %g is not allowed: must be in (0.5, 1)", l->confidence);
+	}
+	if (l->tail == LVC_TAIL_STUDENT_T && !(l->tail_nu > 2 && isfinite(l->tail_nu))) {
+		FAIL("leverage.tail_nu: %g is not allowed: must be > 2 (finite variance)",
+		     l->tail_nu);
+	}
+	if (l->horizon_us <= 0) {
+		FAIL("leverage.horizon: %s is not allowed: must be > 0",
+		     lvc_duration_format(l->horizon_us, a, sizeof(a)));
+	}
+	if (!(l->im_multiplier > 0) || !isfinite(l->im_multiplier)) {
+		FAIL("leverage.im_multiplier: %g is not allowed: must be > 0", l->im_multiplier);
+	}
+	if (!(l->mm_ratio > 0 && l->mm_ratio <= 1)) {
+		FAIL("leverage.mm_ratio: %g is not allowed: must be in (0, 1]", l->mm_ratio);
+	}
+	if (!(l->min_imr > 0 && l->min_imr <= 1)) {
+		FAIL("leverage.min_imr: %g is not allowed: must be in (0, 1]", l->min_imr);
+	}
+	if (!(l->max_imr >= l->min_imr && l->max_imr <= 1)) {
+		FAIL("leverage.max_imr: %g is not allowed: must be in [min_imr (%g), 1]",
+		     l->max_imr, l->min_imr);
+	}
+	if (l->steps_n == 0) {
+		FAIL("leverage.steps: an empty list is not allowed");
+	}
+	for (size_t i = 0; i < l->steps_n; i++) {
+		if (!(l->steps[i] >= 1) || !isfinite(l->steps[i])) {
+			FAIL("leverage.steps: %g is not allowed: every step must be >= 1",
+			     l->steps[i]);
+		}
+		if (i > 0 && !(l->steps[i] > l->steps[i - 1])) {
+			FAIL("leverage.steps: %g after %g is not allowed: steps must be strictly "
+			     "ascending",
+			     l->steps[i], l->steps[i - 1]);
+		}
+	}
+	if (!(l->max_leverage_cap >= l->steps[0]) || !isfinite(l->max_leverage_cap)) {
+		FAIL("leverage.max_leverage_cap: %g is not allowed: must be >= the smallest step "
+		     "(%g)",
+		     l->max_leverage_cap, l->steps[0]);
+	}
+	if (l->tiers_n == 0) {
+		FAIL("leverage.tiers: an empty list is not allowed");
+	}
+	for (size_t i = 0; i < l->tiers_n; i++) {
+		const lvc_tier_param_t *t = &l->tiers[i];
+
+		if (!(t->notional_cap > 0) || !isfinite(t->notional_cap)) {
+			FAIL("leverage.tiers[%zu].notional_cap: %g is not allowed: must be > 0", i,
+			     t->notional_cap);
+		}
+		if (!(t->multiplier >= 1) || !isfinite(t->multiplier)) {
+			FAIL("leverage.tiers[%zu].multiplier: %g is not allowed: must be >= 1", i,
+			     t->multiplier);
+		}
+		if (i > 0 && !(t->notional_cap > l->tiers[i - 1].notional_cap)) {
+			FAIL("leverage.tiers[%zu].notional_cap: %g is not allowed: caps must be "
+			     "strictly ascending (previous %g)",
+			     i, t->notional_cap, l->tiers[i - 1].notional_cap);
+		}
+		if (i > 0 && !(t->multiplier >= l->tiers[i - 1].multiplier)) {
+			FAIL("leverage.tiers[%zu].multiplier: %g is not allowed: multipliers must "
+			     "not decrease (previous %g)",
+			     i, t->multiplier, l->tiers[i - 1].multiplier);
+		}
+	}
+	if (l->relax_after_us < 0) {
+		FAIL("leverage.relax_after: %s is not allowed: must be >= 0",
+		     lvc_duration_format(l->relax_after_us, a, sizeof(a)));
+	}
+	if (l->warmup_samples < 0) {
+		FAIL("leverage.warmup_samples: %" PRId64 " is not allowed: must be >= 0",
+		     l->warmup_samples);
+	}
+	if (!(l->prior_sigma_ann > 0) || !isfinite(l->prior_sigma_ann)) {
+		FAIL("leverage.prior_sigma_ann: %g is not allowed: must be > 0",
+		     l->prior_sigma_ann);
+	}
+	if (l->stale_after_us <= 0) {
+		FAIL("leverage.stale_after: %s is not allowed: must be > 0",
+		     lvc_duration_format(l->stale_after_us, a, sizeof(a)));
+	}
+	return LVC_OK;
+}
+
+static lvc_err_t check_warn(const lvc_warn_params_t *w, char *errstr, size_t errstr_size)
+{
+	if (!(w->critical > 0 && w->warning > w->critical && w->watch > w->warning) ||
+	    !isfinite(w->watch)) {
+		FAIL("warnings: watch %g, warning %g, critical %g are not allowed: must be "
+		     "watch > warning > critical > 0",
+		     w->watch, w->warning, w->critical);
+	}
+	if (!(w->hysteresis >= 0) || !isfinite(w->hysteresis)) {
+		FAIL("warnings.hysteresis: %g is not allowed: must be >= 0", w->hysteresis);
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_params_check(const lvc_params_t *p, char *errstr, size_t errstr_size)
+{
+	lvc_err_t err;
+
+	if ((err = check_vol(&p->vol, errstr, errstr_size)) != LVC_OK) {
+		return err;
+	}
+	if ((err = check_lev(&p->lev, errstr, errstr_size)) != LVC_OK) {
+		return err;
+	}
+	return check_warn(&p->warn, errstr, errstr_size);
 }

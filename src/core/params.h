@@ -11,9 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/records.h"
 
-#define LVC_MAX_STEPS 32
+#define LVC_MAX_STEPS          32
+#define LVC_MAX_WINDOW_BUCKETS 1440 /* bars (sub-buckets) per rolling window */
 
 typedef enum lvc_vol_source_e { LVC_SOURCE_TRADES, LVC_SOURCE_MARK } lvc_vol_source_t;
 
@@ -101,5 +103,17 @@ typedef struct lvc_inst_params_s {
 
 /* Fills p with the defaults of SPEC §8. */
 void lvc_params_defaults(lvc_params_t *p);
+
+/* Writes a duration in the config's units ("500ms", "1s", "15m", "1h30m",
+ * "7d", "250us") into buf; returns buf. */
+char *lvc_duration_format(int64_t us, char *buf, size_t size);
+
+/* Checks the rules that tie keys together or bound them (window a whole
+ * number of bars and sample intervals, half_life > 0, steps and tiers
+ * ascending, 0 < confidence < 1, watch > warning > critical, ...). The one
+ * place these rules live: the config loader calls it for the global block
+ * and for each instrument. Returns LVC_OK, or LVC_ERR_INVALID with
+ * "section.key: value ...: allowed ..." in errstr. */
+lvc_err_t lvc_params_check(const lvc_params_t *p, char *errstr, size_t errstr_size);
 
 #endif
