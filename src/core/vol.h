@@ -45,6 +45,14 @@ int64_t lvc_vol_samples(const lvc_vol_t *vol);
 /* ts_us of the newest applied tick, or INT64_MIN before the first. */
 int64_t lvc_vol_last_ts(const lvc_vol_t *vol);
 
+/* Ticks refused as LATE since creation (also kept in the snapshot). */
+uint64_t lvc_vol_late(const lvc_vol_t *vol);
+
+/* Annualized sigma of one estimator that these params compute (the
+ * configured one or a `max_of` component; LVC_EST_MAX when configured gives
+ * lvc_vol_sigma_ann()); -1.0 for an estimator that is not computed. */
+double lvc_vol_sigma_ann_of(const lvc_vol_t *vol, lvc_estimator_t est);
+
 /* Annualized sigma of the configured estimator (for `max`, the largest of
  * its components), as of the newest applied tick. */
 double lvc_vol_sigma_ann(const lvc_vol_t *vol);
