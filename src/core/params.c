@@ -233,6 +233,14 @@ static lvc_err_t check_lev(const lvc_lev_params_t *l, char *errstr, size_t errst
 	if (l->steps_n == 0) {
 		FAIL("leverage.steps: an empty list is not allowed");
 	}
+	if (l->steps_n > LVC_MAX_STEPS) {
+		FAIL("leverage.steps: %zu steps are not allowed: at most %d", l->steps_n,
+		     LVC_MAX_STEPS);
+	}
+	if (l->tiers_n > LVC_MAX_TIERS) {
+		FAIL("leverage.tiers: %zu tiers are not allowed: at most %d", l->tiers_n,
+		     LVC_MAX_TIERS);
+	}
 	for (size_t i = 0; i < l->steps_n; i++) {
 		if (!(l->steps[i] >= 1) || !isfinite(l->steps[i])) {
 			FAIL("leverage.steps: %g is not allowed: every step must be >= 1",
