@@ -1,9 +1,252 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* levcal entry point (placeholder until the subcommands land). */
+/*
+ * levcal's entry point: parses the command line of SPEC §7, loads the
+ * config, installs the SIGINT/SIGTERM handlers that end a run cleanly, and
+ * calls the subcommand. Exit codes: 0 success, 1 runtime failure, 2 usage
+ * or config error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include "app/stage.h"
+#include "app/version.h"
+#include "io/config.h"
+#include "io/log.h"
+
+static atomic_int stop_flag;
+
+static void on_signal(int sig)
 {
-	fputs("levcal: not built yet\n", stderr);
-	return 1;
+	(void)sig;
+	atomic_store(&stop_flag, 1);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: levcal COMMAND [OPTIONS]\n"
+	      "\n"
+	      "  run -c FILE                  the stage (consumer group)\n"
+	      "  demo [--seconds N] [--seed S]\n"
+	      "                               in-process mock Kafka cluster and synthetic\n"
+	      "                               market with a volatility shock\n"
+	      "  replay -c FILE --input F... [--out FILE]\n"
+	      "                               deterministic backtest over Avro container files\n"
+	      "  check-config -c FILE         validate and print the effective config\n"
+	      "  version                      print the version\n"
+	      "\n"
+	      "Exit codes: 0 success, 1 runtime failure, 2 usage or config error.\n",
+	      out);
+}
+
+static lvc_config_t *load_config(const char *path)
+{
+	char why[1024];
+	lvc_config_t *cfg;
+
+	if (path == NULL) {
+		fprintf(stderr, "levcal: -c FILE is required\n");
+		return NULL;
+	}
+	if ((cfg = lvc_config_load(path, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "levcal: %s\n", why);
+	}
+	return cfg;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+		                              { NULL, 0, NULL, 0 } };
+	const char *path = NULL;
+	lvc_config_t *cfg;
+	lvc_run_opts_t ro = { &stop_flag };
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (c != 'c') {
+			usage(stderr);
+			return 2;
+		}
+		path = optarg;
+	}
+	if ((cfg = load_config(path)) == NULL) {
+		return 2;
+	}
+	rc = lvc_run(cfg, &ro);
+	lvc_config_destroy(cfg);
+	return rc;
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+	static const struct option opts[] = { { "seconds", required_argument, NULL, 's' },
+		                              { "seed", required_argument, NULL, 'S' },
+		                              { NULL, 0, NULL, 0 } };
+	lvc_demo_opts_t d = { 0 };
+	char *end;
+	int c;
+
+	d.seconds = 30;
+	d.seed = 1;
+	d.stop = &stop_flag;
+	while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			d.seconds = strtod(optarg, &end);
+			if (*end != '\0' || !(d.seconds > 0 && d.seconds <= 86400)) {
+				fprintf(stderr,
+				        "levcal demo: --seconds %s: allowed: a number of "
+				        "seconds in (0, 86400]\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			d.seed = (unsigned)strtoul(optarg, &end, 10);
+			if (*end != '\0') {
+				fprintf(stderr, "levcal demo: --seed %s: allowed: an integer\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	return lvc_demo(&d);
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+		                              { "input", required_argument, NULL, 'i' },
+		                              { "out", required_argument, NULL, 'o' },
+		                              { "from", required_argument, NULL, 'f' },
+		                              { "to", required_argument, NULL, 't' },
+		                              { NULL, 0, NULL, 0 } };
+	const char *path = NULL;
+	const char **inputs = calloc((size_t)argc + 1, sizeof(*inputs));
+	lvc_replay_opts_t ro = { 0 };
+	lvc_config_t *cfg = NULL;
+	int c, rc = 2;
+
+	if (inputs == NULL) {
+		return 1;
+	}
+	ro.inputs = inputs;
+	ro.from_us = ro.to_us = INT64_MIN;
+	ro.stop = &stop_flag;
+	while ((c = getopt_long(argc, argv, "c:i:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'i':
+			inputs[ro.inputs_n++] = optarg;
+			/* --input F1 F2 ...: the following non-option words too. */
+			while (optind < argc && argv[optind][0] != '-') {
+				inputs[ro.inputs_n++] = argv[optind++];
+			}
+			break;
+		case 'o':
+			ro.out_path = optarg;
+			break;
+		case 'f':
+		case 't':
+			fprintf(stderr,
+			        "levcal replay: --from/--to (topic replay) is not available "
+			        "in this version; give --input files\n");
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (ro.inputs_n == 0) {
+		fprintf(stderr, "levcal replay: give --input FILE... (Avro container files)\n");
+		goto out;
+	}
+	if ((cfg = load_config(path)) == NULL) {
+		goto out;
+	}
+	rc = lvc_replay(cfg, &ro);
+out:
+	lvc_config_destroy(cfg);
+	free(inputs);
+	return rc;
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+		                              { NULL, 0, NULL, 0 } };
+	const char *path = NULL;
+	lvc_config_t *cfg;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (c != 'c') {
+			usage(stderr);
+			return 2;
+		}
+		path = optarg;
+	}
+	if ((cfg = load_config(path)) == NULL) {
+		return 2;
+	}
+	lvc_config_dump(cfg, stdout);
+	fprintf(stderr, "levcal: %s: ok (config_id %s)\n", path, cfg->config_id);
+	lvc_config_destroy(cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (cmd == NULL || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(cmd == NULL ? stderr : stdout);
+		return cmd == NULL ? 2 : 0;
+	}
+	install_signals();
+	/* getopt_long parses the subcommand's arguments from argv[1]. */
+	argc--;
+	argv++;
+	if (strcmp(cmd, "run") == 0) {
+		return cmd_run(argc, argv);
+	}
+	if (strcmp(cmd, "demo") == 0) {
+		return cmd_demo(argc, argv);
+	}
+	if (strcmp(cmd, "replay") == 0) {
+		return cmd_replay(argc, argv);
+	}
+	if (strcmp(cmd, "check-config") == 0) {
+		return cmd_check_config(argc, argv);
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("levcal %s\n", lvc_version());
+		return 0;
+	}
+	fprintf(stderr, "levcal: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return 2;
 }

@@ -46,7 +46,7 @@ typedef struct lvc_engine_conf_s {
 
 typedef struct lvc_engine_stats_s {
 	uint64_t ticks_applied;
-	uint64_t ticks_late; /* older than the instrument's newest: counted only */
+	uint64_t ticks_late;    /* older than the instrument's newest: counted only */
 	uint64_t ticks_ignored; /* not of the configured volatility source */
 	uint64_t events_limit;
 	uint64_t events_warning;
@@ -65,12 +65,19 @@ void lvc_engine_destroy(lvc_engine_t *eng);
  * value that must be dead-lettered (reason in errstr), or the emit
  * callback's non-zero return. */
 lvc_err_t lvc_engine_on_trade(lvc_engine_t *eng, int32_t partition, const lvc_trade_t *trade,
-			      char *errstr, size_t errstr_size);
+                              char *errstr, size_t errstr_size);
 
 /* Applies a price tick; as lvc_engine_on_trade(). MARK ticks feed the
  * volatility when `volatility.source` is mark. */
 lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_price_t *price,
-			      char *errstr, size_t errstr_size);
+                              char *errstr, size_t errstr_size);
+
+/* Advances the event-time clock of `partition` to now_us (never backwards)
+ * without a tick, and publishes STALE for the instruments it makes stale. The
+ * stage calls it from a wall-clock timer in live mode, so that a partition
+ * whose feed stopped entirely still goes STALE; replays never call it.
+ * Returns LVC_OK or the emit callback's failure as LVC_ERR_STATE. */
+lvc_err_t lvc_engine_on_clock(lvc_engine_t *eng, int32_t partition, int64_t now_us);
 
 /* Counters since creation. */
 void lvc_engine_stats(const lvc_engine_t *eng, lvc_engine_stats_t *out);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Avro codec for the records of SPEC §2 (plain Avro binary, no framing).
- * Wraps Apache Avro C once: the schemas embedded from schemas/*.avsc are
+ * Wraps Apache Avro C once: the schemas embedded from the .avsc files in schemas/ are
  * parsed at lvc_codec_new(), field indexes resolved once, and one value,
  * reader and writer per record type are reused for the codec's lifetime, so
  * that neither decode nor encode allocates per record.

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pipeline step (decode -> core -> encode -> sink) shared by every
+ * subcommand. The codec and engine live for the pipeline's life; the only
+ * per-record work is the decode, the core update and, when the core emits,
+ * one encode and one sink call. The source header text is formatted only
+ * when the record causes an output.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/pipeline.h"
+
+struct lvc_pipeline_s {
+	const lvc_config_t *cfg;
+	lvc_codec_t *codec;
+	lvc_engine_t *eng;
+	lvc_sink_fn *sink;
+	void *opaque;
+
+	char *topic_limits;
+	char *topic_warnings;
+	char *topic_dead_letter;
+
+	const lvc_inrec_t *cur; /* the record being processed */
+	char source[512];
+	int source_ok; /* source[] holds cur's text */
+	int sink_failed;
+
+	lvc_pipeline_stats_t stats;
+};
+
+static const lvc_rec_type_t input_types[LVC_IN__COUNT] = {
+	[LVC_IN_BALANCES] = LVC_REC_BALANCE,
+	[LVC_IN_POSITIONS] = LVC_REC_POSITION,
+	[LVC_IN_PRICES] = LVC_REC_PRICE,
+	[LVC_IN_TRADES] = LVC_REC_TRADE,
+};
+
+#define ERR(...)                                                    \
+	do {                                                        \
+		if (errstr_size > 0) {                              \
+			snprintf(errstr, errstr_size, __VA_ARGS__); \
+		}                                                   \
+	} while (0)
+
+void lvc_source_format(const lvc_inrec_t *in, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%" PRId32 ":%" PRId64, in->topic, in->partition, in->offset);
+}
+
+static const char *cur_source(lvc_pipeline_t *pl)
+{
+	if (!pl->source_ok && pl->cur != NULL) {
+		lvc_source_format(pl->cur, pl->source, sizeof(pl->source));
+		pl->source_ok = 1;
+	}
+	return pl->source;
+}
+
+static char *prefixed(const char *prefix, const char *topic)
+{
+	size_t a = prefix != NULL ? strlen(prefix) : 0, b = strlen(topic);
+	char *s = malloc(a + b + 1);
+
+	if (s != NULL) {
+		memcpy(s, prefix, a);
+		memcpy(s + a, topic, b + 1);
+	}
+	return s;
+}
+
+static int on_event(void *opaque, const lvc_event_t *ev)
+{
+	lvc_pipeline_t *pl = opaque;
+	lvc_outrec_t out = { 0 };
+	lvc_err_t err;
+
+	if (ev->type == LVC_EV_LIMIT) {
+		const lvc_limit_t *lim = ev->u.limit;
+
+		err = lvc_codec_encode_limit(pl->codec, lim, &out.value, &out.value_len);
+		out.kind = LVC_OUT_LIMIT;
+		out.type = LVC_REC_LIMIT;
+		out.topic = pl->topic_limits;
+		out.key = lim->instrument;
+		out.key_len = strlen(lim->instrument);
+		pl->stats.out_limits++;
+	} else {
+		const lvc_warning_t *w = ev->u.warning;
+
+		err = lvc_codec_encode_warning(pl->codec, w, &out.value, &out.value_len);
+		out.kind = LVC_OUT_WARNING;
+		out.type = LVC_REC_WARNING;
+		out.topic = pl->topic_warnings;
+		out.key = w->account;
+		out.key_len = strlen(w->account);
+		pl->stats.out_warnings++;
+	}
+	if (err != LVC_OK) {
+		/* Our own events always encode; failing here is a bug or memory
+		 * exhaustion, and either must stop the stage. */
+		pl->sink_failed = 1;
+		return -1;
+	}
+	out.source = cur_source(pl);
+	out.in = pl->cur;
+	if (pl->sink(pl->opaque, &out) != 0) {
+		pl->sink_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+lvc_pipeline_t *lvc_pipeline_new(const lvc_config_t *cfg, const char *topic_prefix,
+                                 lvc_sink_fn *sink, void *opaque, char *errstr, size_t errstr_size)
+{
+	lvc_pipeline_t *pl = calloc(1, sizeof(*pl));
+	lvc_engine_conf_t ec = { 0 };
+
+	if (pl == NULL) {
+		ERR("out of memory creating the pipeline");
+		return NULL;
+	}
+	pl->cfg = cfg;
+	pl->sink = sink;
+	pl->opaque = opaque;
+	pl->topic_limits = prefixed(topic_prefix, cfg->topics.leverage_limits);
+	pl->topic_warnings = prefixed(topic_prefix, cfg->topics.liquidation_warnings);
+	pl->topic_dead_letter = prefixed(topic_prefix, cfg->topics.dead_letter);
+	if (pl->topic_limits == NULL || pl->topic_warnings == NULL ||
+	    pl->topic_dead_letter == NULL) {
+		ERR("out of memory creating the pipeline");
+		goto fail;
+	}
+	if ((pl->codec = lvc_codec_new(errstr, errstr_size)) == NULL) {
+		goto fail;
+	}
+	ec.defaults = cfg->defaults;
+	ec.overrides = cfg->instruments;
+	ec.overrides_n = cfg->instruments_n;
+	ec.config_id = cfg->config_id;
+	ec.emit = on_event;
+	ec.opaque = pl;
+	ec.instruments_hint = 1024;
+	if ((pl->eng = lvc_engine_new(&ec, errstr, errstr_size)) == NULL) {
+		goto fail;
+	}
+	return pl;
+fail:
+	lvc_pipeline_destroy(pl);
+	return NULL;
+}
+
+void lvc_pipeline_destroy(lvc_pipeline_t *pl)
+{
+	if (pl == NULL) {
+		return;
+	}
+	lvc_engine_destroy(pl->eng);
+	lvc_codec_destroy(pl->codec);
+	free(pl->topic_limits);
+	free(pl->topic_warnings);
+	free(pl->topic_dead_letter);
+	free(pl);
+}
+
+static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, const char *why,
+                             char *errstr, size_t errstr_size)
+{
+	lvc_outrec_t out = { 0 };
+
+	out.kind = LVC_OUT_DEAD_LETTER;
+	out.type = input_types[in->input];
+	out.topic = pl->topic_dead_letter;
+	out.key = in->key;
+	out.key_len = in->key_len;
+	out.value = in->value;
+	out.value_len = in->value_len;
+	out.source = cur_source(pl);
+	out.error = why;
+	out.in = in;
+	pl->stats.dead_letters++;
+	if (pl->sink(pl->opaque, &out) != 0) {
+		ERR("writing a dead letter for %s failed", out.source);
+		return LVC_ERR_FATAL;
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *errstr,
+                               size_t errstr_size)
+{
+	char why[512];
+	lvc_err_t err;
+
+	pl->cur = in;
+	pl->source_ok = 0;
+	pl->stats.in[in->input]++;
+	if (in->value == NULL) {
+		snprintf(why, sizeof(why), "a null value (tombstone) is not a %s",
+		         lvc_rec_type_names[input_types[in->input]]);
+		return dead_letter(pl, in, why, errstr, errstr_size);
+	}
+	switch (in->input) {
+	case LVC_IN_TRADES: {
+		lvc_trade_t t;
+
+		err = lvc_codec_decode_trade(pl->codec, in->value, in->value_len, &t, why,
+		                             sizeof(why));
+		if (err == LVC_OK) {
+			err = lvc_engine_on_trade(pl->eng, in->partition, &t, why, sizeof(why));
+		}
+		break;
+	}
+	case LVC_IN_PRICES: {
+		lvc_price_t p;
+
+		err = lvc_codec_decode_price(pl->codec, in->value, in->value_len, &p, why,
+		                             sizeof(why));
+		if (err == LVC_OK) {
+			err = lvc_engine_on_price(pl->eng, in->partition, &p, why, sizeof(why));
+		}
+		break;
+	}
+	default:
+		snprintf(why, sizeof(why), "%s input is not supported by this version",
+		         lvc_rec_type_names[input_types[in->input]]);
+		err = LVC_ERR_INVALID;
+		break;
+	}
+	if (pl->sink_failed) {
+		ERR("producing the output of %s failed", cur_source(pl));
+		return LVC_ERR_FATAL;
+	}
+	if (err == LVC_ERR_NOMEM) {
+		ERR("%s: %s", cur_source(pl), why);
+		return LVC_ERR_FATAL;
+	}
+	if (err != LVC_OK) {
+		return dead_letter(pl, in, why, errstr, errstr_size);
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_t *ts_us)
+{
+	char why[256];
+	lvc_err_t err = LVC_ERR_DECODE;
+
+	if (in->value == NULL) {
+		return LVC_ERR_DECODE;
+	}
+	switch (in->input) {
+	case LVC_IN_TRADES: {
+		lvc_trade_t t;
+
+		if ((err = lvc_codec_decode_trade(pl->codec, in->value, in->value_len, &t, why,
+		                                  sizeof(why))) == LVC_OK) {
+			*ts_us = t.ts_us;
+		}
+		break;
+	}
+	case LVC_IN_PRICES: {
+		lvc_price_t p;
+
+		if ((err = lvc_codec_decode_price(pl->codec, in->value, in->value_len, &p, why,
+		                                  sizeof(why))) == LVC_OK) {
+			*ts_us = p.ts_us;
+		}
+		break;
+	}
+	case LVC_IN_POSITIONS: {
+		lvc_position_t p;
+
+		if ((err = lvc_codec_decode_position(pl->codec, in->value, in->value_len, &p, why,
+		                                     sizeof(why))) == LVC_OK) {
+			*ts_us = p.ts_us;
+		}
+		break;
+	}
+	case LVC_IN_BALANCES: {
+		lvc_balance_t b;
+
+		if ((err = lvc_codec_decode_balance(pl->codec, in->value, in->value_len, &b, why,
+		                                    sizeof(why))) == LVC_OK) {
+			*ts_us = b.ts_us;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return err;
+}
+
+lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,
+                                size_t errstr_size)
+{
+	lvc_inrec_t clock = { 0 };
+
+	clock.topic = "wallclock";
+	clock.partition = partition;
+	clock.offset = now_us;
+	pl->cur = &clock;
+	pl->source_ok = 0;
+	if (lvc_engine_on_clock(pl->eng, partition, now_us) != LVC_OK || pl->sink_failed) {
+		pl->cur = NULL;
+		ERR("producing a stale limit failed");
+		return LVC_ERR_FATAL;
+	}
+	pl->cur = NULL;
+	return LVC_OK;
+}
+
+void lvc_pipeline_stats(const lvc_pipeline_t *pl, lvc_pipeline_stats_t *out)
+{
+	*out = pl->stats;
+}
+
+const lvc_engine_t *lvc_pipeline_engine(const lvc_pipeline_t *pl)
+{
+	return pl->eng;
+}

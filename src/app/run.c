@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `levcal run`: the live stage. A consumer in the configured group reads the
+ * co-partitioned trades and prices topics; each record goes through the
+ * pipeline step; outputs are produced with the levcal-source header.
+ *
+ * At-least-once: the producer is idempotent; input offsets are stored only
+ * once every output of the record and of every record before it in its
+ * partition was delivered (tracker.c), and committed by the consumer's
+ * auto-commit every commit_interval, and synchronously on revoke and at
+ * shutdown. A delivery that fails for good stops the stage with exit code 1
+ * before its offset can be committed, so a restart reprocesses it.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/pipeline.h"
+#include "app/stage.h"
+#include "app/tracker.h"
+#include "io/kafka.h"
+#include "io/log.h"
+
+typedef struct stage_s {
+	const lvc_config_t *cfg;
+	lvc_pipeline_t *pl;
+	lvc_tracker_t *trk;
+	lvc_kafka_t *consumer;
+	lvc_kafka_t *producer;
+	void *cur_tok; /* token of the record being processed */
+	int failed;    /* a delivery failed for good */
+	uint64_t delivered;
+	uint64_t produced;
+	char errbuf[512];
+} stage_t;
+
+static lvc_input_t input_of(const stage_t *st, const char *topic)
+{
+	return strcmp(topic, st->cfg->topics.prices) == 0 ? LVC_IN_PRICES : LVC_IN_TRADES;
+}
+
+static const char *topic_of(const stage_t *st, lvc_input_t in)
+{
+	return in == LVC_IN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades;
+}
+
+static void on_commit_point(void *opaque, lvc_input_t input, int32_t partition, int64_t next_offset)
+{
+	stage_t *st = opaque;
+	char why[512];
+
+	if (lvc_consumer_store(st->consumer, topic_of(st, input), partition, next_offset, why,
+	                       sizeof(why)) != LVC_OK) {
+		/* The partition may have been revoked meanwhile: its records
+		 * will be read again by its next owner, which is at-least-once. */
+		lvc_debug("%s", why);
+	}
+}
+
+static void on_delivery(void *opaque, void *msg_opaque, lvc_err_t err, const char *reason)
+{
+	stage_t *st = opaque;
+
+	if (err != LVC_OK) {
+		if (!st->failed) {
+			lvc_error("delivery failed for good: %s; stopping so that the input is "
+			          "read again after a restart",
+			          reason);
+		}
+		st->failed = 1;
+		return;
+	}
+	st->delivered++;
+	lvc_tracker_delivered(st->trk, msg_opaque);
+}
+
+static int sink(void *opaque, const lvc_outrec_t *out)
+{
+	stage_t *st = opaque;
+	lvc_header_t h[2];
+	size_t hn = 0;
+
+	h[hn].name = "levcal-source";
+	h[hn++].value = out->source;
+	if (out->error != NULL) {
+		h[hn].name = "levcal-error";
+		h[hn++].value = out->error;
+	}
+	if (st->cur_tok != NULL) {
+		lvc_tracker_add_output(st->trk, st->cur_tok);
+	}
+	if (lvc_produce(st->producer, out->topic, -1, out->key, out->key_len, out->value,
+	                out->value_len, h, hn, st->cur_tok, st->errbuf,
+	                sizeof(st->errbuf)) != LVC_OK) {
+		lvc_error("%s", st->errbuf);
+		return -1;
+	}
+	st->produced++;
+	return 0;
+}
+
+static void on_rebalance(void *opaque, int assigned, const lvc_tp_t *tps, size_t n)
+{
+	stage_t *st = opaque;
+	char why[512];
+
+	if (!assigned) {
+		/* Deliver what is in flight, store, and commit before the
+		 * partitions go to another instance. */
+		if (lvc_producer_flush(st->producer, 30000, why, sizeof(why)) != LVC_OK) {
+			lvc_error("%s", why);
+			st->failed = 1;
+		}
+		if (lvc_consumer_commit(st->consumer, why, sizeof(why)) != LVC_OK) {
+			lvc_warn("%s", why);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		lvc_tracker_reset(st->trk, input_of(st, tps[i].topic), tps[i].partition);
+	}
+}
+
+/* Checks that the topics exist and that trades and prices are co-partitioned
+ * (SPEC §6): a mismatch would silently join the wrong streams. */
+static int check_topics(stage_t *st)
+{
+	const lvc_topics_t *t = &st->cfg->topics;
+	const char *outs[] = { t->leverage_limits, t->liquidation_warnings, t->dead_letter };
+	int n_trades = 0, n_prices = 0, n;
+	char why[512];
+
+	if (lvc_kafka_partition_count(st->producer, t->trades, 10000, &n_trades, why,
+	                              sizeof(why)) != LVC_OK) {
+		lvc_error("input topic topics.trades: %s", why);
+		return -1;
+	}
+	if (lvc_kafka_partition_count(st->producer, t->prices, 10000, &n_prices, why,
+	                              sizeof(why)) != LVC_OK) {
+		lvc_error("input topic topics.prices: %s", why);
+		return -1;
+	}
+	if (n_trades != n_prices) {
+		lvc_error(
+		    "topics %s (%d partitions) and %s (%d partitions) must be co-partitioned: "
+		    "give them the same partition count",
+		    t->trades, n_trades, t->prices, n_prices);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+		if (lvc_kafka_partition_count(st->producer, outs[i], 10000, &n, why, sizeof(why)) !=
+		    LVC_OK) {
+			lvc_error("output topic: %s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
+{
+	stage_t st = { 0 };
+	const char *topics[2];
+	char ms[32], why[512];
+	lvc_kv_t cons_defaults[] = {
+		{ "group.id", "levcal", 0 },
+		{ "auto.offset.reset", "earliest", 0 },
+		{ "enable.auto.commit", "true", 0 },
+		{ "auto.commit.interval.ms", ms, 0 },
+		{ "isolation.level", "read_committed", 0 },
+		{ "partition.assignment.strategy", "cooperative-sticky", 0 },
+	};
+	lvc_kv_t cons_forced[] = {
+		{ "enable.auto.offset.store", "false", 0 },
+	};
+	lvc_kv_t prod_defaults[] = {
+		{ "linger.ms", "5", 0 },
+	};
+	lvc_kv_t prod_forced[] = {
+		{ "enable.idempotence", "true", 0 },
+	};
+	int rc = 1;
+	time_t last_log = time(NULL);
+
+	snprintf(ms, sizeof(ms), "%" PRId64, cfg->processing.commit_interval_us / 1000);
+	st.cfg = cfg;
+	if (cfg->processing.guarantee != LVC_AT_LEAST_ONCE) {
+		lvc_warn("processing.guarantee exactly_once is not implemented in this version; "
+		         "running at_least_once");
+	}
+	if ((st.trk = lvc_tracker_new(on_commit_point, &st)) == NULL) {
+		lvc_error("out of memory");
+		goto out;
+	}
+	if ((st.pl = lvc_pipeline_new(cfg, "", sink, &st, why, sizeof(why))) == NULL) {
+		lvc_error("%s", why);
+		goto out;
+	}
+	st.producer = lvc_producer_new(cfg, prod_defaults, 1, prod_forced, 1, on_delivery, &st, why,
+	                               sizeof(why));
+	if (st.producer == NULL) {
+		lvc_error("%s", why);
+		goto out;
+	}
+	if (check_topics(&st) != 0) {
+		goto out;
+	}
+	topics[0] = cfg->topics.trades;
+	topics[1] = cfg->topics.prices;
+	st.consumer =
+	    lvc_consumer_new(cfg, cons_defaults, sizeof(cons_defaults) / sizeof(cons_defaults[0]),
+	                     cons_forced, 1, topics, 2, on_rebalance, &st, why, sizeof(why));
+	if (st.consumer == NULL) {
+		lvc_error("%s", why);
+		goto out;
+	}
+	lvc_info("running: %s + %s -> %s, group consuming, at_least_once", topics[0], topics[1],
+	         cfg->topics.leverage_limits);
+	while (!atomic_load(opts->stop) && !st.failed) {
+		lvc_msg_t m;
+		lvc_err_t err = lvc_consumer_poll(st.consumer, 100, &m, why, sizeof(why));
+
+		if (err == LVC_OK) {
+			lvc_inrec_t in = { 0 };
+
+			in.input = input_of(&st, m.topic);
+			in.topic = m.topic;
+			in.partition = m.partition;
+			in.offset = m.offset;
+			in.key = m.key;
+			in.key_len = m.key_len;
+			in.value = m.value;
+			in.value_len = m.value_len;
+			st.cur_tok = lvc_tracker_begin(st.trk, in.input, in.partition, in.offset);
+			err = lvc_pipeline_process(st.pl, &in, why, sizeof(why));
+			if (st.cur_tok != NULL) {
+				lvc_tracker_end(st.trk, st.cur_tok);
+			}
+			st.cur_tok = NULL;
+			lvc_msg_release(&m);
+			if (err != LVC_OK) {
+				lvc_error("%s", why);
+				goto out;
+			}
+		} else if (err == LVC_ERR_FATAL) {
+			lvc_error("%s", why);
+			goto out;
+		} else if (err == LVC_ERR_KAFKA) {
+			lvc_warn("%s", why);
+		}
+		lvc_producer_poll(st.producer, 0);
+		if (time(NULL) - last_log >= 10) {
+			lvc_pipeline_stats_t ps;
+
+			lvc_pipeline_stats(st.pl, &ps);
+			lvc_info("in trades=%" PRIu64 " prices=%" PRIu64 " out limits=%" PRIu64
+			         " dead_letters=%" PRIu64 " delivered=%" PRIu64,
+			         ps.in[LVC_IN_TRADES], ps.in[LVC_IN_PRICES], ps.out_limits,
+			         ps.dead_letters, st.delivered);
+			last_log = time(NULL);
+		}
+	}
+	if (st.failed) {
+		goto out;
+	}
+	/* Clean shutdown: deliver everything, then commit what it completed. */
+	if (lvc_producer_flush(st.producer, 30000, why, sizeof(why)) != LVC_OK) {
+		lvc_error("%s", why);
+		goto out;
+	}
+	lvc_producer_poll(st.producer, 0);
+	if (st.failed) {
+		goto out;
+	}
+	if (lvc_consumer_commit(st.consumer, why, sizeof(why)) != LVC_OK) {
+		lvc_warn("%s", why);
+	}
+	lvc_info("stopped cleanly: %" PRIu64 " record(s) produced and delivered", st.delivered);
+	rc = 0;
+out:
+	lvc_consumer_close(st.consumer);
+	lvc_producer_close(st.producer, rc == 0 ? 30000 : 0);
+	lvc_pipeline_destroy(st.pl);
+	lvc_tracker_destroy(st.trk);
+	return rc;
+}

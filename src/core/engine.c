@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The engine ties the core together: an instrument table (symtab), each
+ * instrument's volatility (vol) and leverage policy (policy), and one
+ * event-time clock per input partition.
+ *
+ * Invariants:
+ * - Instruments are created on their first tick and never freed before the
+ *   engine; their params are the global defaults or their override, fixed
+ *   at creation.
+ * - A partition's clock is the newest ts_us of any tick read from it, so
+ *   ticks of other instruments advance it (SPEC §4 staleness). Each
+ *   partition keeps its instruments in a list ordered by their newest
+ *   source tick; staleness is checked from the head, so a tick costs O(1)
+ *   amortized whatever the number of instruments.
+ * - Events are emitted synchronously from the on_* call that causes them.
+ *
+ * Load: tens of thousands of instruments, millions of ticks per second on
+ * one core; nothing on the tick path allocates except an instrument's first
+ * tick.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine.h"
+#include "core/policy.h"
+#include "core/symtab.h"
+#include "core/vol.h"
+
+#define NIL (-1)
+
+typedef struct ins_s {
+	const lvc_params_t *params;
+	lvc_vol_t *vol;
+	lvc_policy_t pol;
+	int64_t last_ts_us; /* newest applied source tick */
+	int32_t partition;
+	int32_t cls;  /* staleness class: index of its stale_after in eng->stale_after */
+	int32_t prev; /* partition list, ordered by last_ts_us */
+	int32_t next;
+	int in_list;
+} ins_t;
+
+/* One list per staleness class (distinct stale_after value), so that every
+ * list is ordered by staleness deadline and only heads need checking. */
+typedef struct part_s {
+	int64_t clock_us; /* newest tick of any instrument; INT64_MIN before */
+	int32_t *head;    /* [classes] */
+	int32_t *tail;    /* [classes] */
+} part_t;
+
+struct lvc_engine_s {
+	lvc_params_t defaults;
+	lvc_symtab_t *overrides; /* name -> index into override_params */
+	const lvc_inst_params_t *override_params;
+	char config_id[64];
+	lvc_emit_fn *emit;
+	void *opaque;
+
+	lvc_symtab_t *syms; /* instrument name -> index into ins */
+	ins_t *ins;
+	size_t ins_cap;
+
+	part_t *parts;
+	size_t parts_n;
+
+	int64_t *stale_after; /* distinct stale_after values, [classes] */
+	size_t classes;
+
+	lvc_limit_t scratch; /* the limit being emitted */
+	lvc_engine_stats_t stats;
+};
+
+#define ERR(...)                                                    \
+	do {                                                        \
+		if (errstr_size > 0) {                              \
+			snprintf(errstr, errstr_size, __VA_ARGS__); \
+		}                                                   \
+	} while (0)
+
+lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t errstr_size)
+{
+	lvc_engine_t *eng;
+	size_t hint = conf->instruments_hint > 0 ? conf->instruments_hint : 64;
+
+	if (lvc_params_check(&conf->defaults, errstr, errstr_size) != LVC_OK) {
+		return NULL;
+	}
+	for (size_t i = 0; i < conf->overrides_n; i++) {
+		char why[256];
+
+		if (lvc_params_check(&conf->overrides[i].params, why, sizeof(why)) != LVC_OK) {
+			ERR("instruments.%s: %s", conf->overrides[i].name, why);
+			return NULL;
+		}
+	}
+	if ((eng = calloc(1, sizeof(*eng))) == NULL) {
+		ERR("out of memory creating the engine");
+		return NULL;
+	}
+	eng->defaults = conf->defaults;
+	eng->override_params = conf->overrides;
+	snprintf(eng->config_id, sizeof(eng->config_id), "%s",
+	         conf->config_id != NULL ? conf->config_id : "");
+	eng->emit = conf->emit;
+	eng->opaque = conf->opaque;
+	eng->syms = lvc_symtab_new(hint);
+	eng->overrides = lvc_symtab_new(conf->overrides_n + 1);
+	eng->ins_cap = hint;
+	eng->ins = malloc(eng->ins_cap * sizeof(*eng->ins));
+	if (eng->syms == NULL || eng->overrides == NULL || eng->ins == NULL) {
+		goto nomem;
+	}
+	eng->stale_after = malloc((conf->overrides_n + 1) * sizeof(*eng->stale_after));
+	if (eng->stale_after == NULL) {
+		goto nomem;
+	}
+	eng->stale_after[eng->classes++] = conf->defaults.lev.stale_after_us;
+	for (size_t i = 0; i < conf->overrides_n; i++) {
+		int64_t s = conf->overrides[i].params.lev.stale_after_us;
+		size_t c = 0;
+
+		while (c < eng->classes && eng->stale_after[c] != s) {
+			c++;
+		}
+		if (c == eng->classes) {
+			eng->stale_after[eng->classes++] = s;
+		}
+	}
+	for (size_t i = 0; i < conf->overrides_n; i++) {
+		const char *name = conf->overrides[i].name;
+
+		if (lvc_symtab_intern(eng->overrides, name, strlen(name), NULL) != (int32_t)i) {
+			ERR("instruments.%s: listed twice", name);
+			lvc_engine_destroy(eng);
+			return NULL;
+		}
+	}
+	return eng;
+nomem:
+	ERR("out of memory creating the engine");
+	lvc_engine_destroy(eng);
+	return NULL;
+}
+
+void lvc_engine_destroy(lvc_engine_t *eng)
+{
+	if (eng == NULL) {
+		return;
+	}
+	if (eng->syms != NULL) {
+		for (size_t i = 0; i < lvc_symtab_count(eng->syms); i++) {
+			lvc_vol_destroy(eng->ins[i].vol);
+		}
+	}
+	lvc_symtab_destroy(eng->syms);
+	lvc_symtab_destroy(eng->overrides);
+	free(eng->ins);
+	for (size_t i = 0; i < eng->parts_n; i++) {
+		free(eng->parts[i].head);
+	}
+	free(eng->parts);
+	free(eng->stale_after);
+	free(eng);
+}
+
+static part_t *get_part(lvc_engine_t *eng, int32_t partition)
+{
+	if (partition < 0) {
+		return NULL;
+	}
+	if ((size_t)partition >= eng->parts_n) {
+		size_t n = eng->parts_n == 0 ? 8 : eng->parts_n;
+		part_t *parts;
+
+		while (n <= (size_t)partition) {
+			n *= 2;
+		}
+		if ((parts = realloc(eng->parts, n * sizeof(*parts))) == NULL) {
+			return NULL;
+		}
+		eng->parts = parts;
+		for (size_t i = eng->parts_n; i < n; i++) {
+			parts[i].clock_us = INT64_MIN;
+			parts[i].head = malloc(2 * eng->classes * sizeof(int32_t));
+			if (parts[i].head == NULL) {
+				eng->parts_n = i;
+				return NULL;
+			}
+			parts[i].tail = parts[i].head + eng->classes;
+			for (size_t c = 0; c < eng->classes; c++) {
+				parts[i].head[c] = parts[i].tail[c] = NIL;
+			}
+		}
+		eng->parts_n = n;
+	}
+	return &eng->parts[partition];
+}
+
+static void list_unlink(lvc_engine_t *eng, int32_t idx)
+{
+	ins_t *in = &eng->ins[idx];
+	part_t *p = &eng->parts[in->partition];
+
+	if (!in->in_list) {
+		return;
+	}
+	if (in->prev != NIL) {
+		eng->ins[in->prev].next = in->next;
+	} else {
+		p->head[in->cls] = in->next;
+	}
+	if (in->next != NIL) {
+		eng->ins[in->next].prev = in->prev;
+	} else {
+		p->tail[in->cls] = in->prev;
+	}
+	in->prev = in->next = NIL;
+	in->in_list = 0;
+}
+
+/* Inserts idx keeping the list ordered by last_ts_us. Ticks arrive nearly in
+ * time order, so the walk back from the tail is almost always zero steps. */
+static void list_insert(lvc_engine_t *eng, int32_t idx)
+{
+	ins_t *in = &eng->ins[idx];
+	part_t *p = &eng->parts[in->partition];
+	int32_t after = p->tail[in->cls];
+
+	while (after != NIL && eng->ins[after].last_ts_us > in->last_ts_us) {
+		after = eng->ins[after].prev;
+	}
+	in->prev = after;
+	if (after == NIL) {
+		in->next = p->head[in->cls];
+		p->head[in->cls] = idx;
+	} else {
+		in->next = eng->ins[after].next;
+		eng->ins[after].next = idx;
+	}
+	if (in->next != NIL) {
+		eng->ins[in->next].prev = idx;
+	} else {
+		p->tail[in->cls] = idx;
+	}
+	in->in_list = 1;
+}
+
+static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, char *errstr,
+                       size_t errstr_size)
+{
+	size_t len = strlen(name);
+	int inserted;
+	int32_t idx = lvc_symtab_intern(eng->syms, name, len, &inserted);
+	ins_t *in;
+	int32_t ov;
+
+	if (idx < 0) {
+		ERR("out of memory adding instrument %s", name);
+		return -1;
+	}
+	if (!inserted) {
+		in = &eng->ins[idx];
+		if (in->partition != partition) {
+			/* The instrument moved partition (the input was repartitioned):
+			 * its staleness is watched on the new partition's clock. */
+			list_unlink(eng, idx);
+			in->partition = partition;
+		}
+		return idx;
+	}
+	if ((size_t)idx >= eng->ins_cap) {
+		size_t cap = eng->ins_cap * 2;
+		ins_t *ins = realloc(eng->ins, cap * sizeof(*ins));
+
+		if (ins == NULL) {
+			ERR("out of memory adding instrument %s", name);
+			return -1;
+		}
+		eng->ins = ins;
+		eng->ins_cap = cap;
+	}
+	in = &eng->ins[idx];
+	memset(in, 0, sizeof(*in));
+	ov = lvc_symtab_find(eng->overrides, name, len);
+	in->params = ov >= 0 ? &eng->override_params[ov].params : &eng->defaults;
+	in->partition = partition;
+	in->prev = in->next = NIL;
+	in->last_ts_us = INT64_MIN;
+	while (eng->stale_after[in->cls] != in->params->lev.stale_after_us) {
+		in->cls++;
+	}
+	lvc_policy_init(&in->pol);
+	lvc_policy_configure(&in->pol, in->params);
+	in->vol = lvc_vol_new(&in->params->vol, in->params->lev.prior_sigma_ann);
+	if (in->vol == NULL) {
+		ERR("out of memory adding instrument %s", name);
+		/* The name stays interned; the next tick retries the allocation. */
+		return -1;
+	}
+	eng->stats.instruments++;
+	return idx;
+}
+
+/* Completes a limit the policy filled and emits it. */
+static int emit_limit(lvc_engine_t *eng, int32_t idx)
+{
+	ins_t *in = &eng->ins[idx];
+	lvc_limit_t *lim = &eng->scratch;
+	lvc_event_t ev;
+
+	lim->instrument = lvc_symtab_name(eng->syms, idx);
+	lim->estimator = lvc_estimator_names[in->params->vol.estimator];
+	lim->components_n = lvc_vol_components(in->vol, lim->components, LVC_MAX_COMPONENTS);
+	lim->config_id = eng->config_id;
+	ev.type = LVC_EV_LIMIT;
+	ev.partition = in->partition;
+	ev.u.limit = lim;
+	eng->stats.events_limit++;
+	return eng->emit != NULL ? eng->emit(eng->opaque, &ev) : 0;
+}
+
+/* Publishes STALE for every instrument of the partition whose newest tick is
+ * at least stale_after older than the partition's clock. Instruments leave
+ * their list when STALE is published and re-enter on their next tick. */
+static int check_stale(lvc_engine_t *eng, part_t *p)
+{
+	for (size_t c = 0; c < eng->classes; c++) {
+		while (p->head[c] != NIL) {
+			int32_t idx = p->head[c];
+			ins_t *in = &eng->ins[idx];
+			int rc;
+
+			if (p->clock_us - in->last_ts_us < eng->stale_after[c]) {
+				break;
+			}
+			list_unlink(eng, idx);
+			if (lvc_policy_on_clock(&in->pol, &in->params->lev, p->clock_us,
+			                        lvc_vol_sigma_ann(in->vol), &eng->scratch)) {
+				if ((rc = emit_limit(eng, idx)) != 0) {
+					return rc;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static lvc_err_t advance_clock(lvc_engine_t *eng, part_t *p, int64_t ts_us)
+{
+	if (ts_us > p->clock_us) {
+		p->clock_us = ts_us;
+		if (check_stale(eng, p) != 0) {
+			return LVC_ERR_STATE;
+		}
+	}
+	return LVC_OK;
+}
+
+/* Applies one source tick to an instrument: volatility, then policy. */
+static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, const char *name,
+                            int64_t ts_us, double price, char *errstr, size_t errstr_size)
+{
+	int32_t idx = get_ins(eng, partition, name, errstr, errstr_size);
+	ins_t *in;
+	int rc;
+
+	if (idx < 0) {
+		return LVC_ERR_NOMEM;
+	}
+	in = &eng->ins[idx];
+	switch (lvc_vol_update(in->vol, ts_us, price)) {
+	case LVC_VOL_LATE:
+		eng->stats.ticks_late++;
+		return LVC_OK;
+	case LVC_VOL_REJECTED:
+		ERR("price %g is not allowed: must be a finite number > 0", price);
+		return LVC_ERR_INVALID;
+	case LVC_VOL_APPLIED:
+		break;
+	}
+	eng->stats.ticks_applied++;
+	list_unlink(eng, idx);
+	in->last_ts_us = ts_us;
+	list_insert(eng, idx);
+	if (lvc_policy_on_tick(&in->pol, &in->params->lev, ts_us, lvc_vol_sigma_ann(in->vol),
+	                       lvc_vol_samples(in->vol) < in->params->lev.warmup_samples,
+	                       &eng->scratch)) {
+		if ((rc = emit_limit(eng, idx)) != 0) {
+			ERR("emitting the limit of %s failed (%d)", name, rc);
+			return LVC_ERR_STATE;
+		}
+	}
+	if (advance_clock(eng, p, ts_us) != LVC_OK) {
+		ERR("emitting a stale limit failed");
+		return LVC_ERR_STATE;
+	}
+	return LVC_OK;
+}
+
+static int valid_price(double x)
+{
+	return isfinite(x) && x > 0;
+}
+
+lvc_err_t lvc_engine_on_trade(lvc_engine_t *eng, int32_t partition, const lvc_trade_t *trade,
+                              char *errstr, size_t errstr_size)
+{
+	part_t *p = get_part(eng, partition);
+
+	if (p == NULL) {
+		ERR("partition %" PRId32 " is not allowed", partition);
+		return partition < 0 ? LVC_ERR_INVALID : LVC_ERR_NOMEM;
+	}
+	if (trade->instrument == NULL || trade->instrument[0] == '\0') {
+		ERR("Trade.instrument: an empty name is not allowed");
+		return LVC_ERR_INVALID;
+	}
+	if (!valid_price(trade->price)) {
+		ERR("Trade.price: %g is not allowed: must be a finite number > 0", trade->price);
+		return LVC_ERR_INVALID;
+	}
+	if (!valid_price(trade->qty)) {
+		ERR("Trade.qty: %g is not allowed: must be a finite number > 0", trade->qty);
+		return LVC_ERR_INVALID;
+	}
+	if (eng->defaults.vol.source != LVC_SOURCE_TRADES) {
+		int32_t idx =
+		    lvc_symtab_find(eng->syms, trade->instrument, strlen(trade->instrument));
+
+		if (idx < 0 || eng->ins[idx].params->vol.source != LVC_SOURCE_TRADES) {
+			eng->stats.ticks_ignored++;
+			return advance_clock(eng, p, trade->ts_us);
+		}
+	}
+	return apply_tick(eng, partition, p, trade->instrument, trade->ts_us, trade->price, errstr,
+	                  errstr_size);
+}
+
+lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_price_t *price,
+                              char *errstr, size_t errstr_size)
+{
+	part_t *p = get_part(eng, partition);
+	int32_t idx;
+	const lvc_params_t *params;
+
+	if (p == NULL) {
+		ERR("partition %" PRId32 " is not allowed", partition);
+		return partition < 0 ? LVC_ERR_INVALID : LVC_ERR_NOMEM;
+	}
+	if (price->instrument == NULL || price->instrument[0] == '\0') {
+		ERR("PriceTick.instrument: an empty name is not allowed");
+		return LVC_ERR_INVALID;
+	}
+	if (!valid_price(price->price)) {
+		ERR("PriceTick.price: %g is not allowed: must be a finite number > 0",
+		    price->price);
+		return LVC_ERR_INVALID;
+	}
+	idx = lvc_symtab_find(eng->syms, price->instrument, strlen(price->instrument));
+	if (idx >= 0) {
+		params = eng->ins[idx].params;
+	} else {
+		int32_t ov =
+		    lvc_symtab_find(eng->overrides, price->instrument, strlen(price->instrument));
+
+		params = ov >= 0 ? &eng->override_params[ov].params : &eng->defaults;
+	}
+	if (price->kind != LVC_PRICE_MARK || params->vol.source != LVC_SOURCE_MARK) {
+		eng->stats.ticks_ignored++;
+		return advance_clock(eng, p, price->ts_us);
+	}
+	return apply_tick(eng, partition, p, price->instrument, price->ts_us, price->price, errstr,
+	                  errstr_size);
+}
+
+lvc_err_t lvc_engine_on_clock(lvc_engine_t *eng, int32_t partition, int64_t now_us)
+{
+	part_t *p = get_part(eng, partition);
+
+	if (p == NULL) {
+		return partition < 0 ? LVC_ERR_INVALID : LVC_ERR_NOMEM;
+	}
+	return advance_clock(eng, p, now_us);
+}
+
+void lvc_engine_stats(const lvc_engine_t *eng, lvc_engine_stats_t *out)
+{
+	*out = eng->stats;
+}

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * librdkafka wrapped once. Configuration is layered: levcal's defaults for
+ * the role, then every property of the config's `kafka` section (so a user
+ * can override any default), then the settings levcal's guarantees depend
+ * on (forced; overriding them would silently break a guarantee, so they are
+ * applied last). Errors carry librdkafka's own errstr.
+ *
+ * librdkafka's log lines go through io/log with librdkafka's facility, so
+ * the process has one log format; its error callback logs, and a fatal
+ * error is remembered so that the next poll reports LVC_ERR_FATAL.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "io/kafka.h"
+#include "io/log.h"
+
+struct lvc_kafka_s {
+	rd_kafka_t *rk;
+	int consumer;
+	lvc_rebalance_fn *rebalance;
+	lvc_delivery_fn *delivery;
+	void *opaque;
+	atomic_int fatal;
+};
+
+struct lvc_mock_s {
+	rd_kafka_t *rk;
+	rd_kafka_mock_cluster_t *mc;
+};
+
+#define ERR(...)                                                    \
+	do {                                                        \
+		if (errstr_size > 0) {                              \
+			snprintf(errstr, errstr_size, __VA_ARGS__); \
+		}                                                   \
+	} while (0)
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	lvc_log_level_t l = level <= 3   ? LVC_LOG_ERROR
+	                    : level <= 4 ? LVC_LOG_WARN
+	                    : level <= 6 ? LVC_LOG_INFO
+	                                 : LVC_LOG_DEBUG;
+
+	lvc_log(l, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	lvc_kafka_t *k = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+
+		rd_kafka_fatal_error(rk, why, sizeof(why));
+		lvc_error("kafka %s: fatal error: %s", rd_kafka_name(rk), why);
+		atomic_store(&k->fatal, 1);
+		return;
+	}
+	/* Transport and all-brokers-down errors are retried by librdkafka. */
+	lvc_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
+	         reason);
+}
+
+static int conf_apply(rd_kafka_conf_t *conf, const lvc_kv_t *kv, size_t n, const char *what,
+                      char *errstr, size_t errstr_size)
+{
+	char why[512];
+
+	for (size_t i = 0; i < n; i++) {
+		if (rd_kafka_conf_set(conf, kv[i].key, kv[i].value, why, sizeof(why)) !=
+		    RD_KAFKA_CONF_OK) {
+			/* A secret's value is never echoed. */
+			ERR("%s%s: %s", what, kv[i].key, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static rd_kafka_conf_t *conf_build(lvc_kafka_t *k, const lvc_config_t *cfg,
+                                   const lvc_kv_t *defaults, size_t defaults_n,
+                                   const lvc_kv_t *forced, size_t forced_n, char *errstr,
+                                   size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	if (conf_apply(conf, defaults, defaults_n, "levcal default kafka.", errstr, errstr_size) !=
+	        0 ||
+	    (cfg != NULL &&
+	     conf_apply(conf, cfg->kafka, cfg->kafka_n, "kafka.", errstr, errstr_size) != 0) ||
+	    conf_apply(conf, forced, forced_n, "kafka.", errstr, errstr_size) != 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	return conf;
+}
+
+static lvc_tp_t *tps_from_list(const rd_kafka_topic_partition_list_t *l)
+{
+	lvc_tp_t *tps = calloc((size_t)l->cnt + 1, sizeof(*tps));
+
+	if (tps == NULL) {
+		return NULL;
+	}
+	for (int i = 0; i < l->cnt; i++) {
+		tps[i].topic = l->elems[i].topic;
+		tps[i].partition = l->elems[i].partition;
+	}
+	return tps;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	lvc_kafka_t *k = opaque;
+	int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	lvc_tp_t *tps = tps_from_list(parts);
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (cooperative) {
+			error = rd_kafka_incremental_assign(rk, parts);
+		} else {
+			aerr = rd_kafka_assign(rk, parts);
+		}
+		lvc_info("kafka: assigned %d partition(s)", parts->cnt);
+		if (k->rebalance != NULL && tps != NULL) {
+			k->rebalance(k->opaque, 1, tps, (size_t)parts->cnt);
+		}
+	} else {
+		lvc_info("kafka: revoking %d partition(s)%s", parts->cnt,
+		         err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "" : " (lost)");
+		if (k->rebalance != NULL && tps != NULL) {
+			k->rebalance(k->opaque, 0, tps, (size_t)parts->cnt);
+		}
+		if (cooperative) {
+			error = rd_kafka_incremental_unassign(rk, parts);
+		} else {
+			aerr = rd_kafka_assign(rk, NULL);
+		}
+	}
+	if (error != NULL) {
+		lvc_error("kafka: rebalance: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		lvc_error("kafka: rebalance: %s", rd_kafka_err2str(aerr));
+	}
+	free(tps);
+}
+
+lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults, size_t defaults_n,
+                              const lvc_kv_t *forced, size_t forced_n, const char *const *topics,
+                              size_t topics_n, lvc_rebalance_fn *rebalance, void *opaque,
+                              char *errstr, size_t errstr_size)
+{
+	lvc_kafka_t *k = calloc(1, sizeof(*k));
+	rd_kafka_conf_t *conf;
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	rd_kafka_resp_err_t err;
+	char why[512];
+
+	if (k == NULL) {
+		ERR("out of memory creating the consumer");
+		return NULL;
+	}
+	k->consumer = 1;
+	k->rebalance = rebalance;
+	k->opaque = opaque;
+	if ((conf = conf_build(k, cfg, defaults, defaults_n, forced, forced_n, errstr,
+	                       errstr_size)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	if ((k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why))) == NULL) {
+		ERR("creating the consumer: %s", why);
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
+	rd_kafka_poll_set_consumer(k->rk);
+	if (topics_n > 0) {
+		subs = rd_kafka_topic_partition_list_new((int)topics_n);
+		for (size_t i = 0; i < topics_n; i++) {
+			rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+		}
+		err = rd_kafka_subscribe(k->rk, subs);
+		rd_kafka_topic_partition_list_destroy(subs);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ERR("subscribing: %s", rd_kafka_err2str(err));
+			rd_kafka_destroy(k->rk);
+			free(k);
+			return NULL;
+		}
+	}
+	return k;
+}
+
+lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char *errstr,
+                            size_t errstr_size)
+{
+	rd_kafka_message_t *rkm;
+
+	memset(out, 0, sizeof(*out));
+	if (atomic_load(&c->fatal)) {
+		ERR("the consumer hit a fatal error (logged above)");
+		return LVC_ERR_FATAL;
+	}
+	if ((rkm = rd_kafka_consumer_poll(c->rk, timeout_ms)) == NULL) {
+		return LVC_ERR_NOT_FOUND;
+	}
+	if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		lvc_err_t ret =
+		    rkm->err == RD_KAFKA_RESP_ERR__FATAL ? LVC_ERR_FATAL : LVC_ERR_KAFKA;
+
+		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			rd_kafka_message_destroy(rkm);
+			return LVC_ERR_NOT_FOUND;
+		}
+		ERR("%s [%d]: %s", rkm->rkt != NULL ? rd_kafka_topic_name(rkm->rkt) : "-",
+		    (int)rkm->partition, rd_kafka_message_errstr(rkm));
+		rd_kafka_message_destroy(rkm);
+		return ret;
+	}
+	out->topic = rd_kafka_topic_name(rkm->rkt);
+	out->partition = rkm->partition;
+	out->offset = rkm->offset;
+	out->key = rkm->key;
+	out->key_len = rkm->key_len;
+	out->value = rkm->payload;
+	out->value_len = rkm->len;
+	out->timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
+	out->rkm_ = rkm;
+	return LVC_OK;
+}
+
+void lvc_msg_release(lvc_msg_t *m)
+{
+	if (m->rkm_ != NULL) {
+		rd_kafka_message_destroy(m->rkm_);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+lvc_err_t lvc_consumer_store(lvc_kafka_t *c, const char *topic, int32_t partition,
+                             int64_t next_offset, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err;
+
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next_offset;
+	err = rd_kafka_offsets_store(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("storing offset %lld of %s [%d]: %s", (long long)next_offset, topic,
+		    (int)partition, rd_kafka_err2str(err));
+		return LVC_ERR_KAFKA;
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_consumer_commit(lvc_kafka_t *c, char *errstr, size_t errstr_size)
+{
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+		return LVC_OK;
+	}
+	ERR("committing offsets: %s", rd_kafka_err2str(err));
+	return LVC_ERR_KAFKA;
+}
+
+void lvc_consumer_close(lvc_kafka_t *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	rd_kafka_consumer_close(c->rk);
+	rd_kafka_destroy(c->rk);
+	free(c);
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+	lvc_kafka_t *k = opaque;
+
+	(void)rk;
+	if (k->delivery == NULL) {
+		return;
+	}
+	if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s [%d]: %s", rd_kafka_topic_name(rkm->rkt),
+		         (int)rkm->partition, rd_kafka_err2str(rkm->err));
+		k->delivery(k->opaque, rkm->_private, LVC_ERR_KAFKA, why);
+	} else {
+		k->delivery(k->opaque, rkm->_private, LVC_OK, NULL);
+	}
+}
+
+lvc_kafka_t *lvc_producer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults, size_t defaults_n,
+                              const lvc_kv_t *forced, size_t forced_n, lvc_delivery_fn *delivery,
+                              void *opaque, char *errstr, size_t errstr_size)
+{
+	lvc_kafka_t *k = calloc(1, sizeof(*k));
+	rd_kafka_conf_t *conf;
+	char why[512];
+
+	if (k == NULL) {
+		ERR("out of memory creating the producer");
+		return NULL;
+	}
+	k->delivery = delivery;
+	k->opaque = opaque;
+	if ((conf = conf_build(k, cfg, defaults, defaults_n, forced, forced_n, errstr,
+	                       errstr_size)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why))) == NULL) {
+		ERR("creating the producer: %s", why);
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+lvc_err_t lvc_produce(lvc_kafka_t *p, const char *topic, int32_t partition, const void *key,
+                      size_t key_len, const void *value, size_t value_len,
+                      const lvc_header_t *headers, size_t headers_n, void *msg_opaque, char *errstr,
+                      size_t errstr_size)
+{
+	for (;;) {
+		rd_kafka_headers_t *hdrs = rd_kafka_headers_new(headers_n);
+		rd_kafka_resp_err_t err;
+
+		for (size_t i = 0; i < headers_n; i++) {
+			rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, -1);
+		}
+		err = rd_kafka_producev(
+		    p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+		    RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+		    RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			return LVC_OK;
+		}
+		/* On failure the headers were not taken over. */
+		rd_kafka_headers_destroy(hdrs);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			ERR("producing to %s: %s", topic, rd_kafka_err2str(err));
+			return err == RD_KAFKA_RESP_ERR__FATAL ? LVC_ERR_FATAL : LVC_ERR_KAFKA;
+		}
+		/* The local queue is full: serve delivery reports until there is
+		 * room. This is the back-pressure that keeps memory bounded. */
+		rd_kafka_poll(p->rk, 10);
+	}
+}
+
+int lvc_producer_poll(lvc_kafka_t *p, int timeout_ms)
+{
+	return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+lvc_err_t lvc_producer_flush(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
+
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("flushing the producer: %s (%d message(s) still queued)", rd_kafka_err2str(err),
+		    rd_kafka_outq_len(p->rk));
+		return LVC_ERR_KAFKA;
+	}
+	return LVC_OK;
+}
+
+int lvc_producer_outq_len(lvc_kafka_t *p)
+{
+	return rd_kafka_outq_len(p->rk);
+}
+
+void lvc_producer_close(lvc_kafka_t *p, int timeout_ms)
+{
+	if (p == NULL) {
+		return;
+	}
+	rd_kafka_flush(p->rk, timeout_ms);
+	rd_kafka_destroy(p->rk);
+	free(p);
+}
+
+lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeout_ms, int *out,
+                                    char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+	lvc_err_t ret = LVC_OK;
+
+	if (rkt == NULL) {
+		ERR("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+		return LVC_ERR_KAFKA;
+	}
+	err = rd_kafka_metadata(k->rk, 0, rkt, &md, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("metadata of topic %s: %s", topic, rd_kafka_err2str(err));
+		ret = LVC_ERR_KAFKA;
+	} else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_resp_err_t terr =
+		    md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN;
+
+		ERR("topic %s: %s", topic, rd_kafka_err2str(terr));
+		ret = terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? LVC_ERR_NOT_FOUND
+		                                                      : LVC_ERR_KAFKA;
+	} else {
+		*out = md->topics[0].partition_cnt;
+	}
+	if (md != NULL) {
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return ret;
+}
+
+lvc_mock_t *lvc_mock_new(int brokers, char *errstr, size_t errstr_size)
+{
+	lvc_mock_t *m = calloc(1, sizeof(*m));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char why[512];
+
+	if (m == NULL) {
+		ERR("out of memory creating the mock cluster");
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	/* This handle only hosts the mock brokers. */
+	if ((m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why))) == NULL) {
+		ERR("creating the mock cluster's handle: %s", why);
+		rd_kafka_conf_destroy(conf);
+		free(m);
+		return NULL;
+	}
+	if ((m->mc = rd_kafka_mock_cluster_new(m->rk, brokers)) == NULL) {
+		ERR("creating the mock cluster failed");
+		rd_kafka_destroy(m->rk);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+const char *lvc_mock_bootstraps(const lvc_mock_t *m)
+{
+	return rd_kafka_mock_cluster_bootstraps(m->mc);
+}
+
+lvc_err_t lvc_mock_topic_create(lvc_mock_t *m, const char *topic, int partitions)
+{
+	return rd_kafka_mock_topic_create(m->mc, topic, partitions, 1) == RD_KAFKA_RESP_ERR_NO_ERROR
+	           ? LVC_OK
+	           : LVC_ERR_KAFKA;
+}
+
+void lvc_mock_destroy(lvc_mock_t *m)
+{
+	if (m == NULL) {
+		return;
+	}
+	rd_kafka_mock_cluster_destroy(m->mc);
+	rd_kafka_destroy(m->rk);
+	free(m);
+}

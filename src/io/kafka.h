@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kafka adapter: the one module that includes librdkafka. It builds client
+ * configurations from levcal's (user properties win over our defaults; the
+ * few settings levcal's guarantees depend on are forced and say so), routes
+ * librdkafka's logs and errors through io/log, and exposes the consumer,
+ * producer, admin and mock-cluster operations the stage needs in levcal's
+ * terms (lvc_err_t, errstr buffers, plain structs).
+ *
+ * Thread rules: a client is used by one thread at a time, except that
+ * librdkafka calls the delivery callback from lvc_producer_poll() /
+ * lvc_producer_flush() on the calling thread.
+ */
+#ifndef LVC_IO_KAFKA_H
+#define LVC_IO_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "io/config.h"
+
+typedef struct lvc_kafka_s lvc_kafka_t;
+
+/* A consumed message. Pointers stay valid until lvc_msg_release(). */
+typedef struct lvc_msg_s {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *key; /* NULL when the record has no key */
+	size_t key_len;
+	const void *value; /* NULL for a tombstone */
+	size_t value_len;
+	int64_t timestamp_ms; /* record timestamp, -1 when not available */
+	void *rkm_;           /* the librdkafka message */
+} lvc_msg_t;
+
+typedef struct lvc_header_s {
+	const char *name;
+	const char *value; /* NUL-terminated text */
+} lvc_header_t;
+
+typedef struct lvc_tp_s {
+	const char *topic;
+	int32_t partition;
+} lvc_tp_t;
+
+/* Rebalance notification: assigned 1 for an assignment, 0 for a revocation
+ * (called before the partitions are given up, so the stage can flush and
+ * commit). Runs on the thread that calls lvc_consumer_poll(). */
+typedef void(lvc_rebalance_fn)(void *opaque, int assigned, const lvc_tp_t *tps, size_t n);
+
+/* Delivery report for a produced message: err is LVC_OK or the failure with
+ * librdkafka's reason. msg_opaque is what lvc_produce() was given. */
+typedef void(lvc_delivery_fn)(void *opaque, void *msg_opaque, lvc_err_t err, const char *reason);
+
+/* Creates a consumer in cfg's group (kafka properties of cfg, over
+ * `defaults`, with `forced` applied last) subscribed to topics[0..n).
+ * Returns NULL with the reason in errstr. */
+lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults, size_t defaults_n,
+                              const lvc_kv_t *forced, size_t forced_n, const char *const *topics,
+                              size_t topics_n, lvc_rebalance_fn *rebalance, void *opaque,
+                              char *errstr, size_t errstr_size);
+
+/* Waits up to timeout_ms for a message. LVC_OK fills *out (release it with
+ * lvc_msg_release); LVC_ERR_NOT_FOUND on timeout; LVC_ERR_KAFKA for a
+ * consumer error that the caller should log and go on from (errstr says
+ * which); LVC_ERR_FATAL when the client cannot go on. */
+lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char *errstr,
+                            size_t errstr_size);
+
+/* Releases a polled message; accepts a zeroed one. */
+void lvc_msg_release(lvc_msg_t *m);
+
+/* Stores next_offset (the offset of the next record to read) for commit. */
+lvc_err_t lvc_consumer_store(lvc_kafka_t *c, const char *topic, int32_t partition,
+                             int64_t next_offset, char *errstr, size_t errstr_size);
+
+/* Commits the stored offsets synchronously. LVC_OK also when nothing was
+ * stored. */
+lvc_err_t lvc_consumer_commit(lvc_kafka_t *c, char *errstr, size_t errstr_size);
+
+/* Leaves the group (revoking partitions through the rebalance callback) and
+ * frees c; accepts NULL. */
+void lvc_consumer_close(lvc_kafka_t *c);
+
+/* Creates a producer (idempotent by default). Returns NULL with errstr. */
+lvc_kafka_t *lvc_producer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults, size_t defaults_n,
+                              const lvc_kv_t *forced, size_t forced_n, lvc_delivery_fn *delivery,
+                              void *opaque, char *errstr, size_t errstr_size);
+
+/* Enqueues a copy of key/value with headers to topic (partition -1: the
+ * default partitioner, by key). Waits for queue space when the local queue
+ * is full (serving delivery reports meanwhile). */
+lvc_err_t lvc_produce(lvc_kafka_t *p, const char *topic, int32_t partition, const void *key,
+                      size_t key_len, const void *value, size_t value_len,
+                      const lvc_header_t *headers, size_t headers_n, void *msg_opaque, char *errstr,
+                      size_t errstr_size);
+
+/* Serves delivery reports; returns how many were served. */
+int lvc_producer_poll(lvc_kafka_t *p, int timeout_ms);
+
+/* Waits until every enqueued message is delivered or failed. */
+lvc_err_t lvc_producer_flush(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Messages enqueued and not yet delivered or failed. */
+int lvc_producer_outq_len(lvc_kafka_t *p);
+
+/* Frees p after a flush of up to timeout_ms; accepts NULL. */
+void lvc_producer_close(lvc_kafka_t *p, int timeout_ms);
+
+/* Number of partitions of topic (metadata request on client k). Returns
+ * LVC_OK, or LVC_ERR_NOT_FOUND when the topic does not exist. */
+lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeout_ms, int *out,
+                                    char *errstr, size_t errstr_size);
+
+/* An in-process mock cluster (librdkafka's), for the demo and fault tests. */
+typedef struct lvc_mock_s lvc_mock_t;
+
+/* Starts a mock cluster of `brokers` brokers. NULL with errstr. */
+lvc_mock_t *lvc_mock_new(int brokers, char *errstr, size_t errstr_size);
+
+/* The cluster's bootstrap.servers list (static for the cluster's life). */
+const char *lvc_mock_bootstraps(const lvc_mock_t *m);
+
+/* Creates topic with partitions. */
+lvc_err_t lvc_mock_topic_create(lvc_mock_t *m, const char *topic, int partitions);
+
+/* Stops the cluster; accepts NULL. */
+void lvc_mock_destroy(lvc_mock_t *m);
+
+#endif
