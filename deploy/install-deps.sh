@@ -113,7 +113,7 @@ if [[ "${LVC_SKIP_KAFKA_FETCH:-0}" == 1 ]]; then
 	say "kafka: jar fetch skipped (LVC_SKIP_KAFKA_FETCH=1)"
 else
 	for v in 3 4; do
-		LVC_CACHE="$CACHE" "$HERE/kafka-local.sh" fetch "$v"
+		LVC_CACHE="$CACHE" "$HERE/kafka-local.sh" fetch "$v" 2>&1
 	done
 fi
 

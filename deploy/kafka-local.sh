@@ -35,7 +35,9 @@
 # create_topics). Replication factors and min ISR are 1 (one node);
 # group.initial.rebalance.delay.ms=0; __consumer_offsets and
 # __transaction_state get 4 partitions instead of 50 so that the first group
-# or transaction does not wait for 50 partitions on a 2-core machine.
+# or transaction does not wait for 50 partitions on a 2-core machine;
+# broker.session.timeout.ms=3000 so that a restart after a SIGKILL waits
+# 3 s, not 9 s, for the dead incarnation's registration to expire.
 #
 # Environment:
 #   LVC_CACHE                  cache root (default ~/.cache/levcal)
@@ -216,6 +218,10 @@ num.network.threads=2
 num.io.threads=4
 background.threads=4
 log.cleaner.threads=1
+# A SIGKILLed broker's registration blocks its restart until the session
+# times out (default 9 s): keep that short for broker-crash tests.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
 EOF
 	if [[ "$major" -ge 4 ]]; then
 		cat >>"$f" <<EOF
@@ -358,7 +364,8 @@ cmd_restart() {
 		die "$dir has no broker started by this script (no kafka.env)"
 	dir=$(cd "$dir" && pwd)
 	cmd_stop "$dir"
-	local VERSION PORT CONTROLLER_PORT
+	# shellcheck disable=SC2034 # set by kafka.env, not all used
+	local VERSION PORT CONTROLLER_PORT CLUSTER_ID
 	# shellcheck disable=SC1091
 	. "$dir/kafka.env"
 	printf '\n# ---- restart %s ----\n' "$(date -Is)" >>"$dir/broker.log"
