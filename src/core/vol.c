@@ -184,11 +184,13 @@ lvc_vol_t *lvc_vol_new(const lvc_vol_params_t *p, double prior_sigma_ann)
 	ann_us = p->annualization_days * S_PER_DAY * US_PER_S;
 	vol->f_samp = ann_us / (double)p->sample_interval_us;
 	vol->f_bar = ann_us / (double)p->bar_interval_us;
-	vol->lam = exp2(-(double)p->sample_interval_us / (double)p->half_life_us);
+	vol->s_over_hl = (double)p->sample_interval_us / (double)p->half_life_us;
+	vol->lam = exp2(-vol->s_over_hl);
 	vol->one_m_lam = 1.0 - vol->lam;
+	/* lambda^m as 2^(-m S / half_life), not a power of the rounded lambda,
+	 * so that a long gap stays within a few ulps of the definition. */
 	for (int i = 0; i <= LVC__VOL_POW_N; i++) {
-		vol->lampow[i] = pow(vol->lam, (double)i);
-		vol->betapow[i] = pow(p->garch_beta, (double)i);
+		vol->lampow[i] = exp2(-(double)i * vol->s_over_hl);
 	}
 	vol->v0 = prior_sigma_ann * prior_sigma_ann / vol->f_samp;
 	vol->h0 = prior_sigma_ann * prior_sigma_ann / vol->f_bar;
@@ -216,7 +218,7 @@ static double pow_lam(const lvc_vol_t *vol, int64_t m)
 	if (m <= LVC__VOL_POW_N) {
 		return vol->lampow[m];
 	}
-	return pow(vol->lam, (double)m);
+	return exp2(-(double)m * vol->s_over_hl);
 }
 
 /* m bars with zero return: h <- omega + beta h, m times. */

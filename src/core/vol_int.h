@@ -13,7 +13,8 @@
 #include "core/params.h"
 #include "core/vol.h"
 
-/* Zero-return decays lambda^m and beta^m for m <= this come from a table. */
+/* Zero-return decays lambda^m for m <= this come from a table; garch loops
+ * up to this many empty bars and uses the closed form beyond. */
 #define LVC__VOL_POW_N 32
 
 /* Timestamps beyond +-2^62 us (about 146,000 years) are rejected, so that
@@ -69,19 +70,19 @@ typedef struct lvc__vwin_s {
 struct lvc_vol_s {
 	lvc_vol_params_t p;
 	double prior_sigma_ann;
-	uint32_t need;  /* bit (1u << estimator) for every estimator computed */
-	int need_grid;  /* realized or bipower: per-bucket return sums */
-	int need_ohlc;  /* a range estimator: O, H, L of the current bar */
-	int need_bars;  /* any bar estimator or garch: bar closes */
-	int need_win;   /* any windowed estimator */
-	int64_t s_us;   /* sample_interval */
-	int64_t r_per;  /* grid returns per bucket: bar_interval / sample_interval */
-	uint32_t n_win; /* buckets per window */
-	double f_samp;  /* variance per sample -> per year */
-	double f_bar;   /* variance per bar -> per year */
+	uint32_t need;    /* bit (1u << estimator) for every estimator computed */
+	int need_grid;    /* realized or bipower: per-bucket return sums */
+	int need_ohlc;    /* a range estimator: O, H, L of the current bar */
+	int need_bars;    /* any bar estimator or garch: bar closes */
+	int need_win;     /* any windowed estimator */
+	int64_t s_us;     /* sample_interval */
+	int64_t r_per;    /* grid returns per bucket: bar_interval / sample_interval */
+	uint32_t n_win;   /* buckets per window */
+	double f_samp;    /* variance per sample -> per year */
+	double f_bar;     /* variance per bar -> per year */
+	double s_over_hl; /* sample_interval / half_life */
 	double lam, one_m_lam;
 	double lampow[LVC__VOL_POW_N + 1];
-	double betapow[LVC__VOL_POW_N + 1];
 	double v0; /* prior variance per sample interval */
 	double h0; /* prior variance per bar */
 	uint64_t fingerprint;
