@@ -158,3 +158,9 @@ def test_wait_for_returns_the_value_or_names_what_it_waited_for():
 def test_unique_names_differ():
     names = {kit.unique("t") for _ in range(100)}
     assert len(names) == 100 and all(n.startswith("t-") for n in names)
+
+
+def test_lvc_bin_is_the_levcal_binary_under_test():
+    res = kit.run_levcal(["--help"], check=True)
+    assert "usage: levcal" in res.stdout
+    assert kit.run_levcal(["no-such-command"]).returncode == 2
