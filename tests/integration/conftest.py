@@ -21,10 +21,11 @@ import kit  # noqa: E402
 @pytest.fixture(autouse=True)
 def _kit_per_test(tmp_path):
     kit.set_workdir(tmp_path)
+    broker_was_up = "LVC_BOOTSTRAP_FILE" in os.environ and kit.broker_running()
     yield
     left = kit.kill_started()
     kit.set_workdir(None)
-    if "LVC_BOOTSTRAP_FILE" in os.environ and not kit.broker_running():
+    if broker_was_up and not kit.broker_running():
         kit.broker_restart()
     if left:
         pytest.fail(f"test left levcal running (killed now): {left}")
