@@ -9,7 +9,7 @@
 #
 # What it does, each step only when needed:
 #   1. apt-get update + install the build and test packages (below); a JDK 17
-#      and Maven only when `java` / `mvn` are not on PATH.
+#      only when `java` is missing or older than 17, Maven only when `mvn` is.
 #   2. a Python virtualenv for the integration tests, with the pinned
 #      tests/integration/requirements.txt (re-installed when that file
 #      changes).
@@ -55,7 +55,11 @@ else
 	for p in "${APT_PACKAGES[@]}"; do
 		installed "$p" || missing+=("$p")
 	done
-	command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+	# The Kafka 4.x broker needs Java 17 or newer.
+	java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+	if [[ -z "$java_major" || "${java_major%%.*}" -lt 17 ]] && ! installed openjdk-17-jdk-headless; then
+		missing+=(openjdk-17-jdk-headless)
+	fi
 	command -v mvn >/dev/null 2>&1 || missing+=(maven)
 	if [[ ${#missing[@]} -eq 0 ]]; then
 		say "apt: all ${#APT_PACKAGES[@]} packages, java and mvn present"

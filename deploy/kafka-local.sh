@@ -46,6 +46,8 @@
 #                              probe (default $LVC_CACHE/venv/bin/python, then python3)
 #   LVC_KAFKA_START_TIMEOUT    seconds to wait for readiness (60)
 #   LVC_KAFKA_STOP_TIMEOUT     seconds between SIGTERM and SIGKILL (30)
+#   LVC_JAVA                   the java to run (default: java on PATH, or
+#                              Debian's JDK 17 when that java is older than 17)
 #   LVC_KAFKA_HEAP_OPTS        JVM heap (-Xmx512m -Xms256m)
 #   LVC_KAFKA_JVM_OPTS         more JVM options (default: serial GC, C1 only)
 #   LVC_KAFKA_EXTRA_PROPS      lines appended to server.properties; a later
@@ -98,6 +100,16 @@ resolve_version() {
 	4) printf '%s' "$KAFKA4" ;;
 	*) printf '%s' "${1:-$DEFAULT_VERSION}" ;;
 	esac
+}
+
+find_java() {
+	local j=${LVC_JAVA:-java} v
+	command -v "$j" >/dev/null 2>&1 || die "java not found (run deploy/install-deps.sh)"
+	v=$("$j" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+	if [[ -z "${LVC_JAVA:-}" && "${v%%.*}" -lt 17 && -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]]; then
+		j=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
+	fi
+	printf '%s' "$j"
 }
 
 find_python() {
@@ -252,7 +264,7 @@ java_cmd() {
 		logcfg="-Dlog4j.configuration=file:$HERE/kafka/log4j.properties"
 	fi
 	# shellcheck disable=SC2206
-	JAVA_ARGV=(java $HEAP_OPTS $JVM_OPTS -Djava.awt.headless=true "$logcfg" -cp "$libs/*")
+	JAVA_ARGV=("$JAVA" $HEAP_OPTS $JVM_OPTS -Djava.awt.headless=true "$logcfg" -cp "$libs/*")
 }
 
 # launch DIR: start the formatted broker in the background and wait.
@@ -289,7 +301,7 @@ cmd_start() {
 	version=$(resolve_version "${2:-}")
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	command -v java >/dev/null || die "java not found (run deploy/install-deps.sh)"
+	JAVA=$(find_java)
 	cmd_fetch "$version"
 	if running_pid "$dir" >/dev/null; then
 		log "a broker is running in $dir; stopping it first"
@@ -384,6 +396,7 @@ cmd_status() {
 }
 
 EXTRA_PORTS=""
+JAVA=java
 [[ $# -ge 1 ]] || usage
 sub=$1
 shift
