@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal: a walker that checks Avro binary bytes against a schema before
+ * Avro C sees them (Avro C 1.11.1 trusts its input). src/io only.
+ */
+#ifndef LVC_IO_AVRO_VALIDATE_H
+#define LVC_IO_AVRO_VALIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <avro.h>
+
+#include "core/err.h"
+
+/* Deepest nesting of records, arrays and maps the walker follows. */
+#define LVC__AVRO_MAX_DEPTH 32
+
+/* Items of zero encoded size (arrays of null) allowed in one array or map:
+ * their count is not bounded by the bytes present. */
+#define LVC__AVRO_MAX_ZERO_SIZE_ITEMS 65536
+
+/* An item limit for one array or map schema (compared by pointer). */
+struct lvc__avro_limit {
+	avro_schema_t schema;
+	size_t max_items;
+};
+
+/*
+ * Checks that buf[0..len) holds one value of schema: every length and block
+ * count within the bytes present, varints at most 5 (int) or 10 (long)
+ * bytes and in range, enum and union indexes in range, strings valid UTF-8
+ * without NUL bytes, floats, doubles and fixeds complete, array and map
+ * block byte sizes equal to what their items take.
+ *
+ * limits (limits_n entries, may be NULL) cap the items of given array or
+ * map schemas. consumed NULL: trailing bytes are refused; otherwise
+ * *consumed is set to the bytes the value takes and trailing bytes are
+ * allowed.
+ *
+ * Returns LVC_OK; LVC_ERR_DECODE for malformed bytes, LVC_ERR_RANGE for an
+ * item limit exceeded, with the path and the values in errstr, e.g.
+ * "Trade.instrument: string length 209715200 exceeds the 12 bytes left".
+ * Allocates nothing.
+ */
+lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,
+                             const struct lvc__avro_limit *limits, size_t limits_n,
+                             size_t *consumed, char *errstr, size_t errstr_size);
+
+/* The fewest bytes a value of schema can take (0 for null). */
+size_t lvc__avro_min_size(avro_schema_t schema);
+
+/* Reads one zigzag varint long at *p (end excluded) into *out and advances
+ * *p. Returns LVC_OK or LVC_ERR_DECODE (truncated, longer than 10 bytes or
+ * beyond 64 bits). */
+lvc_err_t lvc__avro_read_long(const uint8_t **p, const uint8_t *end, int64_t *out);
+
+#endif
