@@ -23,6 +23,8 @@
 #   LVC_SKIP_APT=1         skip step 1 (a machine without apt, or no root)
 #   LVC_SKIP_KAFKA_FETCH=1 skip step 3
 set -euo pipefail
+# CI may run with a bare environment: the cache and ~/.m2 need a HOME.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)

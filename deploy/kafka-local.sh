@@ -61,6 +61,8 @@
 #                              ${EXTRA_PORT_1}.. in the extra properties are
 #                              replaced by them
 set -euo pipefail
+# CI may run with a bare environment: the cache and ~/.m2 need a HOME.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 POM="$HERE/kafka/pom.xml"

@@ -21,6 +21,8 @@
 # (see install-deps.sh), LVC_PYTHON, LVC_TIMEOUT_SCALE (integer, default 1),
 # CTEST_PARALLEL_LEVEL (default 2), CLANG_FORMAT (default clang-format).
 set -euo pipefail
+# CI may run with a bare environment: the cache and ~/.m2 need a HOME.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${1:-${LVC_BUILD_DIR:-$ROOT/build-ci}}
