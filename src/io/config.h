@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "core/params.h"
+#include "io/log.h"
 
 typedef struct lvc_kv_s {
 	char *key;
@@ -71,10 +72,21 @@ typedef struct lvc_config_s {
 	/* Hex FNV-1a 64 of the effective config (secrets excluded), so that an
 	 * event names the config that produced it. */
 	char config_id[17];
+
+	/* Not in SPEC §8 yet: the instance name (e.g. for transactional.id;
+	 * "" when unset) and the `log` section. */
+	char *instance;
+	struct {
+		lvc_log_level_t level; /* log.level: debug | info | warn | error */
+		int json;              /* log.format: 0 text, 1 json */
+	} log;
 } lvc_config_t;
 
 /* Loads and validates the file at path. Returns a config owned by the caller,
- * or NULL with "FILE:LINE:COL: message" in errstr. */
+ * or NULL with "FILE:LINE:COL: message" in errstr. Relative NAME_file paths
+ * are taken from path's directory (from the working directory for
+ * lvc_config_load_string()). Configs are made only by these constructors and
+ * freed only by lvc_config_destroy(). */
 lvc_config_t *lvc_config_load(const char *path, char *errstr, size_t errstr_size);
 
 /* As lvc_config_load(), from a NUL-terminated YAML text; name stands in for
@@ -91,6 +103,15 @@ void lvc_config_destroy(lvc_config_t *cfg);
 /* Writes the effective config as YAML that lvc_config_load() accepts, with
  * secret values replaced by "<redacted>". */
 lvc_err_t lvc_config_dump(const lvc_config_t *cfg, FILE *out);
+
+/* The model parameters that apply to instrument: its overrides merged onto
+ * the global block, or the global block when it has none. Borrowed from cfg.
+ * O(instruments): look it up once per new instrument, not per tick. */
+const lvc_params_t *lvc_config_params_for(const lvc_config_t *cfg, const char *instrument);
+
+/* The value of the kafka property key (after `${VAR}` and `*_file`), or NULL
+ * when the config does not set it. Borrowed from cfg. */
+const char *lvc_config_kafka_get(const lvc_config_t *cfg, const char *key);
 
 /* Parses a duration such as "500ms", "1s", "15m", "1h", "7d" (also "250us")
  * into microseconds. Returns 0 or -1. */
