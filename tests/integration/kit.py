@@ -321,8 +321,8 @@ def produce(topic: str, records: Iterable[Sequence[Any]], config: Mapping[str, A
 
     Each record is (key, value) or (key, value, partition_or_None) or
     (key, value, partition_or_None, headers); key str/bytes/None, value bytes
-    or None (a tombstone), headers a dict or a list of pairs. Raises on any
-    delivery error.
+    (str is UTF-8 encoded) or None (a tombstone), headers a dict or a list
+    of pairs. Raises on any delivery error.
     """
     conf = {"bootstrap.servers": bootstrap(), "enable.idempotence": True, "linger.ms": 5}
     conf.update(config or {})
@@ -339,7 +339,7 @@ def produce(topic: str, records: Iterable[Sequence[Any]], config: Mapping[str, A
         def on_delivery(err, msg, i=i):
             results[i] = err if err is not None else (msg.partition(), msg.offset())
 
-        kwargs = {"key": _b(key), "value": value, "on_delivery": on_delivery}
+        kwargs = {"key": _b(key), "value": _b(value), "on_delivery": on_delivery}
         if partition is not None:
             kwargs["partition"] = partition
         if headers:
