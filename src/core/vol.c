@@ -69,6 +69,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,10 @@
 	(EST_BIT(LVC_EST_PARKINSON) | EST_BIT(LVC_EST_GARMAN_KLASS) | \
 	 EST_BIT(LVC_EST_ROGERS_SATCHELL) | EST_BIT(LVC_EST_YANG_ZHANG))
 #define BAR_ESTS (OHLC_ESTS | EST_BIT(LVC_EST_CLOSE))
+
+_Static_assert(offsetof(lvc_vol_t, f_samp) == 64, "line 1 of lvc_vol_t starts at byte 64");
+_Static_assert(offsetof(lvc_vol_t, acc_s2) == 128, "line 2 of lvc_vol_t starts at byte 128");
+_Static_assert(offsetof(lvc_vol_t, n_win) == 192, "the hot lines of lvc_vol_t are 3");
 
 static int64_t ceil_div(int64_t a, int64_t b)
 {
@@ -167,17 +172,20 @@ lvc_vol_t *lvc_vol_new(const lvc_vol_params_t *p, double prior_sigma_ann)
 		n_win = (uint32_t)(p->window_us / p->bar_interval_us);
 	}
 	size = sizeof(*vol) + (size_t)n_win * (sizeof(lvc__vleaf_t) + sizeof(lvc__vagg_t));
-	vol = calloc(1, size);
+	size = (size + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+	vol = aligned_alloc(64, size);
 	if (vol == NULL) {
 		goto exit;
 	}
+	memset(vol, 0, size);
 	vol->p = *p;
 	vol->prior_sigma_ann = prior_sigma_ann;
 	vol->need = need;
-	vol->need_grid = (need & GRID_ESTS) != 0;
-	vol->need_ohlc = (need & OHLC_ESTS) != 0;
-	vol->need_bars = (need & (BAR_ESTS | EST_BIT(LVC_EST_GARCH))) != 0;
-	vol->need_win = n_win > 0;
+	vol->est = (uint8_t)p->estimator;
+	vol->mode = (uint8_t)(((need & GRID_ESTS) ? LVC__VOL_GRID : 0) |
+	                      ((need & OHLC_ESTS) ? LVC__VOL_OHLC : 0) |
+	                      ((need & (BAR_ESTS | EST_BIT(LVC_EST_GARCH))) ? LVC__VOL_BARS : 0) |
+	                      (n_win > 0 ? LVC__VOL_WIN : 0));
 	vol->s_us = p->sample_interval_us;
 	vol->r_per = p->bar_interval_us / p->sample_interval_us;
 	vol->n_win = n_win;
@@ -186,11 +194,10 @@ lvc_vol_t *lvc_vol_new(const lvc_vol_params_t *p, double prior_sigma_ann)
 	vol->f_bar = ann_us / (double)p->bar_interval_us;
 	vol->s_over_hl = (double)p->sample_interval_us / (double)p->half_life_us;
 	vol->lam = exp2(-vol->s_over_hl);
-	vol->one_m_lam = 1.0 - vol->lam;
 	/* lambda^m as 2^(-m S / half_life), not a power of the rounded lambda,
 	 * so that a long gap stays within a few ulps of the definition. */
-	for (int i = 0; i <= LVC__VOL_POW_N; i++) {
-		vol->lampow[i] = exp2(-(double)i * vol->s_over_hl);
+	for (int i = 0; i < LVC__VOL_POW_N; i++) {
+		vol->lampow[i] = exp2(-(double)(i + 1) * vol->s_over_hl);
 	}
 	vol->v0 = prior_sigma_ann * prior_sigma_ann / vol->f_samp;
 	vol->h0 = prior_sigma_ann * prior_sigma_ann / vol->f_bar;
@@ -204,6 +211,7 @@ lvc_vol_t *lvc_vol_new(const lvc_vol_params_t *p, double prior_sigma_ann)
 		lvc__vwin_init(&vol->win, leaf, suf, n_win);
 	}
 	vol->fingerprint = lvc__vol_fingerprint(vol);
+	lvc__vol_slow_max(vol);
 exit:
 	return vol;
 }
@@ -216,7 +224,7 @@ void lvc_vol_destroy(lvc_vol_t *vol)
 static double pow_lam(const lvc_vol_t *vol, int64_t m)
 {
 	if (m <= LVC__VOL_POW_N) {
-		return vol->lampow[m];
+		return vol->lampow[m - 1];
 	}
 	return exp2(-(double)m * vol->s_over_hl);
 }
@@ -302,7 +310,7 @@ static void close_buckets(lvc_vol_t *vol, int64_t e)
 		}
 		garch_zero(vol, e);
 	}
-	if (vol->need_win) {
+	if (vol->mode & LVC__VOL_WIN) {
 		leaf.s2 = vol->acc_s2;
 		leaf.sbp = vol->acc_sbp;
 		if (bar) {
@@ -358,30 +366,33 @@ static void advance(lvc_vol_t *vol, int64_t ts_us, double price)
 	}
 	if (vol->need & EST_BIT(LVC_EST_EWMA)) {
 		if (has_r) {
-			vol->v = vol->lam * vol->v + vol->one_m_lam * (r * r);
+			vol->v = vol->lam * vol->v + (1.0 - vol->lam) * (r * r);
 		}
 		if (m > 0) {
 			vol->v *= pow_lam(vol, m);
 		}
 	}
-	if (vol->need_grid) {
+	if (vol->mode & LVC__VOL_GRID) {
 		/* r_prev_abs is 0 when r_(kc-1) does not exist, so the product
 		 * adds nothing then; pairs are counted in closed form. */
 		vol->acc_s2 += r * r;
 		vol->acc_sbp += fabs(r) * vol->r_prev_abs;
+		vol->r_prev_abs = m > 0 ? 0.0 : fabs(r);
 	}
-	vol->r_prev_abs = m > 0 ? 0.0 : fabs(r);
 	vol->p_prev = vol->cur;
 	if (jn > vol->cur_j) {
-		if (vol->need_bars || vol->need_win) {
+		if (vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN)) {
 			close_buckets(vol, jn - vol->cur_j - 1);
 		}
 		vol->cur_j = jn;
-		if (vol->need_win) {
+		if (vol->mode & LVC__VOL_WIN) {
 			lvc__vol_window_estimates(vol);
 		}
+		if (vol->est == LVC_EST_MAX) {
+			lvc__vol_slow_max(vol);
+		}
 		vol->o = vol->hi = vol->lo = price;
-	} else if (vol->need_ohlc) {
+	} else if (vol->mode & LVC__VOL_OHLC) {
 		if (price > vol->hi) {
 			vol->hi = price;
 		}
@@ -419,7 +430,7 @@ lvc_vol_result_t lvc_vol_update(lvc_vol_t *vol, int64_t ts_us, double price)
 		advance(vol, ts_us, price);
 	} else {
 		vol->cur = price;
-		if (vol->need_ohlc) {
+		if (vol->mode & LVC__VOL_OHLC) {
 			if (price > vol->hi) {
 				vol->hi = price;
 			}
@@ -454,7 +465,7 @@ double lvc_vol_sigma_ann_of(const lvc_vol_t *vol, lvc_estimator_t est)
 {
 	double s;
 
-	if (est == LVC_EST_MAX && vol->p.estimator == LVC_EST_MAX) {
+	if (est == LVC_EST_MAX && vol->est == LVC_EST_MAX) {
 		return lvc_vol_sigma_ann(vol);
 	}
 	if ((int)est < 0 || est >= LVC_EST_MAX || !(vol->need & EST_BIT(est))) {
@@ -478,15 +489,36 @@ double lvc_vol_sigma_ann_of(const lvc_vol_t *vol, lvc_estimator_t est)
 	return s;
 }
 
-double lvc_vol_sigma_ann(const lvc_vol_t *vol)
+void lvc__vol_slow_max(lvc_vol_t *vol)
 {
 	double best = 0.0;
 
-	if (vol->p.estimator != LVC_EST_MAX) {
-		return lvc_vol_sigma_ann_of(vol, vol->p.estimator);
-	}
 	for (size_t i = 0; i < vol->p.max_of_n; i++) {
-		double s = lvc_vol_sigma_ann_of(vol, vol->p.max_of[i]);
+		double s;
+
+		if (vol->p.max_of[i] == LVC_EST_EWMA) {
+			continue;
+		}
+		s = lvc_vol_sigma_ann_of(vol, vol->p.max_of[i]);
+		if (s > best) {
+			best = s;
+		}
+	}
+	vol->slow_max = best;
+}
+
+double lvc_vol_sigma_ann(const lvc_vol_t *vol)
+{
+	double best;
+
+	if (vol->est != LVC_EST_MAX) {
+		return lvc_vol_sigma_ann_of(vol, (lvc_estimator_t)vol->est);
+	}
+	/* Only ewma moves between bucket completions; the other components'
+	 * largest is cached when they change. */
+	best = vol->slow_max;
+	if (vol->need & EST_BIT(LVC_EST_EWMA)) {
+		double s = sqrt(vol->v * vol->f_samp);
 
 		if (s > best) {
 			best = s;

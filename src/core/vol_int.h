@@ -15,7 +15,7 @@
 
 /* Zero-return decays lambda^m for m <= this come from a table; garch loops
  * up to this many empty bars and uses the closed form beyond. */
-#define LVC__VOL_POW_N 32
+#define LVC__VOL_POW_N 5
 
 /* Timestamps beyond +-2^62 us (about 146,000 years) are rejected, so that
  * grid arithmetic (k * sample_interval) can never overflow. */
@@ -67,43 +67,59 @@ typedef struct lvc__vwin_s {
 	uint32_t front;
 } lvc__vwin_t;
 
+/* Bits of lvc_vol_t.mode: which parts of the state the estimators need. */
+#define LVC__VOL_OHLC 1u /* a range estimator: O, H, L of the current bar */
+#define LVC__VOL_GRID 2u /* realized or bipower: per-bucket return sums */
+#define LVC__VOL_BARS 4u /* any bar estimator or garch: bar closes */
+#define LVC__VOL_WIN  8u /* any windowed estimator */
+
+/* Laid out for the tick path: with thousands of instruments a tick's cost
+ * is its cache misses, so the fields a tick reads come first, in three
+ * 64-byte lines (the object is 64-byte aligned): line 0 for every tick,
+ * lines 1 and 2 for a tick that closes a grid interval and for the sigma
+ * query. Everything else (touched once per bucket) follows. */
 struct lvc_vol_s {
+	/* line 0 */
+	int64_t last_ts;
+	int64_t t_pend; /* kc * sample_interval */
+	int64_t kc;     /* pending grid point: ceil(last_ts / sample_interval) */
+	double cur;     /* price of the newest tick */
+	double p_prev;  /* P(t_(kc-1)), valid when kc > k0 */
+	double v;       /* ewma variance per sample interval */
+	double lam;     /* 2^(-sample_interval / half_life) */
+	uint32_t need;  /* bit (1u << estimator) for every estimator computed */
+	uint8_t est;    /* the configured estimator (lvc_estimator_t) */
+	uint8_t has_tick;
+	uint8_t mode; /* LVC__VOL_* bits */
+	uint8_t pad0;
+	/* line 1 */
+	double f_samp;     /* variance per sample -> per year */
+	int64_t s_us;      /* sample_interval */
+	int64_t r_per;     /* grid returns per bucket: bar_interval / sample_interval */
+	int64_t k0;        /* first grid point at or after the first tick */
+	int64_t cur_j;     /* bucket of the pending grid point */
+	double hi, lo;     /* current bar */
+	double r_prev_abs; /* |r_(kc-1)|, 0 when there is none (grid only) */
+	/* line 2 */
+	double acc_s2, acc_sbp;        /* current bucket's return sums */
+	double slow_max;               /* max: largest sigma_ann of the non-ewma components */
+	double lampow[LVC__VOL_POW_N]; /* lampow[m - 1] = lambda^m */
+
+	uint32_t n_win;   /* buckets per window */
+	double s_over_hl; /* sample_interval / half_life */
+	double f_bar;     /* variance per bar -> per year */
+	double v0;        /* prior variance per sample interval */
+	double h0;        /* prior variance per bar */
+	uint64_t fingerprint;
 	lvc_vol_params_t p;
 	double prior_sigma_ann;
-	uint32_t need;    /* bit (1u << estimator) for every estimator computed */
-	int need_grid;    /* realized or bipower: per-bucket return sums */
-	int need_ohlc;    /* a range estimator: O, H, L of the current bar */
-	int need_bars;    /* any bar estimator or garch: bar closes */
-	int need_win;     /* any windowed estimator */
-	int64_t s_us;     /* sample_interval */
-	int64_t r_per;    /* grid returns per bucket: bar_interval / sample_interval */
-	uint32_t n_win;   /* buckets per window */
-	double f_samp;    /* variance per sample -> per year */
-	double f_bar;     /* variance per bar -> per year */
-	double s_over_hl; /* sample_interval / half_life */
-	double lam, one_m_lam;
-	double lampow[LVC__VOL_POW_N + 1];
-	double v0; /* prior variance per sample interval */
-	double h0; /* prior variance per bar */
-	uint64_t fingerprint;
 
-	/* State (everything below is in the snapshot or derived from it). */
-	int has_tick;
-	int64_t last_ts;
-	int64_t k0;     /* first grid point at or after the first tick */
-	int64_t kc;     /* pending grid point: ceil(last_ts / sample_interval) */
-	int64_t t_pend; /* kc * sample_interval */
-	int64_t cur_j;  /* bucket of the pending grid point */
+	/* Bar and window state (in the snapshot or derived from it). */
 	int64_t j_seed; /* bucket of the first tick */
 	uint64_t late;
-	double cur;             /* price of the newest tick */
-	double p_prev;          /* P(t_(kc-1)), valid when kc > k0 */
-	double r_prev_abs;      /* |r_(kc-1)|, 0 when there is none */
-	double v;               /* ewma variance per sample interval */
-	double h;               /* garch variance per bar */
-	double o, hi, lo;       /* current bar (its close is cur) */
-	double cp;              /* previous bar's close, valid when cur_j > j_seed */
-	double acc_s2, acc_sbp; /* current bucket's return sums */
+	double h;  /* garch variance per bar */
+	double o;  /* current bar's open (its close is cur) */
+	double cp; /* previous bar's close, valid when cur_j > j_seed */
 	lvc__vwin_t win;
 	double wvar[LVC_EST__COUNT]; /* windowed: variance per sample or per bar */
 	int wok[LVC_EST__COUNT];     /* 0: not enough data, the prior applies */
@@ -129,6 +145,9 @@ void lvc__vwin_rebuild(lvc__vwin_t *w, uint32_t n, uint32_t front);
 
 /* Recomputes the cached windowed estimates from the window. */
 void lvc__vol_window_estimates(lvc_vol_t *vol);
+
+/* Recomputes slow_max (for `max`) after the bars or the window changed. */
+void lvc__vol_slow_max(lvc_vol_t *vol);
 
 /* Parameter fingerprint stored in snapshots. */
 uint64_t lvc__vol_fingerprint(const lvc_vol_t *vol);

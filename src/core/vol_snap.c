@@ -12,8 +12,8 @@
  *   u64 fingerprint of the params (a restore under other params is refused)
  *   when flags bit 0:
  *     i64 last_ts  i64 k0  i64 kc  u64 late
- *     f64 price  f64 P(t_(kc-1))  f64 |r_(kc-1)|
- *     [ewma] f64 v   [garch] f64 h
+ *     f64 price  f64 P(t_(kc-1))
+ *     [bipower] f64 |r_(kc-1)|   [ewma] f64 v   [garch] f64 h
  *     [bar or window estimators] f64 O H L of the current bar, previous close
  *     [window] [realized] f64 bucket sum r^2  [bipower] f64 bucket sum |r||r'|
  *              u32 front-stack length, then the window's n buckets, oldest
@@ -167,20 +167,22 @@ static void write_all(const lvc_vol_t *vol, wr_t *wp)
 		put_u(&w, vol->late, 8);
 		put_f(&w, vol->cur);
 		put_f(&w, vol->p_prev);
-		put_f(&w, vol->r_prev_abs);
+		if (need & EST_BIT(LVC_EST_BIPOWER)) {
+			put_f(&w, vol->r_prev_abs);
+		}
 		if (need & EST_BIT(LVC_EST_EWMA)) {
 			put_f(&w, vol->v);
 		}
 		if (need & EST_BIT(LVC_EST_GARCH)) {
 			put_f(&w, vol->h);
 		}
-		if (vol->need_bars || vol->need_win) {
+		if ((vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN))) {
 			put_f(&w, vol->o);
 			put_f(&w, vol->hi);
 			put_f(&w, vol->lo);
 			put_f(&w, vol->cp);
 		}
-		if (vol->need_win) {
+		if (vol->mode & LVC__VOL_WIN) {
 			if (need & EST_BIT(LVC_EST_REALIZED)) {
 				put_f(&w, vol->acc_s2);
 			}
@@ -348,20 +350,22 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 		t.late = get_u(&r, 8);
 		t.cur = get_f(&r);
 		t.p_prev = get_f(&r);
-		t.r_prev_abs = get_f(&r);
+		if (need & EST_BIT(LVC_EST_BIPOWER)) {
+			t.r_prev_abs = get_f(&r);
+		}
 		if (need & EST_BIT(LVC_EST_EWMA)) {
 			t.v = get_f(&r);
 		}
 		if (need & EST_BIT(LVC_EST_GARCH)) {
 			t.h = get_f(&r);
 		}
-		if (vol->need_bars || vol->need_win) {
+		if ((vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN))) {
 			t.o = get_f(&r);
 			t.hi = get_f(&r);
 			t.lo = get_f(&r);
 			t.cp = get_f(&r);
 		}
-		if (vol->need_win) {
+		if (vol->mode & LVC__VOL_WIN) {
 			if (need & EST_BIT(LVC_EST_REALIZED)) {
 				t.acc_s2 = get_f(&r);
 			}
@@ -387,13 +391,13 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 		    !nonneg_finite(t.acc_s2) || !nonneg_finite(t.acc_sbp)) {
 			goto exit;
 		}
-		if (vol->need_bars || vol->need_win) {
+		if ((vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN))) {
 			if (!pos_finite(t.o) || !pos_finite(t.hi) || !pos_finite(t.lo) ||
 			    !isfinite(t.cp) || (t.cur_j > t.j_seed && !(t.cp > 0))) {
 				goto exit;
 			}
 		}
-		if (vol->need_win) {
+		if (vol->mode & LVC__VOL_WIN) {
 			int64_t built = t.cur_j - t.j_seed;
 
 			n = built < (int64_t)vol->n_win ? (uint32_t)built : vol->n_win;
@@ -412,7 +416,7 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 
 	/* Everything checked: commit. */
 	*vol = t;
-	if (vol->need_win) {
+	if (vol->mode & LVC__VOL_WIN) {
 		r.off = leaves_off;
 		r.bad = 0;
 		lvc__vwin_init(&vol->win, vol->win.leaf, vol->win.suf, vol->n_win);
@@ -426,6 +430,7 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 			lvc__vol_window_estimates(vol);
 		}
 	}
+	lvc__vol_slow_max(vol);
 	err = LVC_OK;
 exit:
 	return err;

@@ -110,6 +110,15 @@ static void check_against_ref(const lvc_vol_t *vol, ref_t *ref, const char *what
 		cr_assert(ref_close(fast[e], slow), "%s tick %zu: %s fast %.17g slow %.17g", what,
 		          i, lvc_estimator_names[e], fast[e], slow);
 	}
+	{
+		/* max is the largest component, exactly. */
+		double best = 0;
+
+		for (int e = 0; e < LVC_EST_MAX; e++) {
+			best = fast[e] > best ? fast[e] : best;
+		}
+		cr_assert_eq(lvc_vol_sigma_ann(vol), best, "%s tick %zu: max", what, i);
+	}
 	if (ref->n > 0) {
 		int64_t k0 = ref_k0(ref), kc = ref_kc(ref);
 
