@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/gen.h"
 #include "app/stage.h"
 #include "app/version.h"
 #include "io/config.h"
@@ -47,6 +48,9 @@ static void usage(FILE *out)
 	      "                               market with a volatility shock\n"
 	      "  replay -c FILE --input F... [--out FILE]\n"
 	      "                               deterministic backtest over Avro container files\n"
+	      "  gen -c FILE --rate N [--instruments K] [--seconds S] [--positions P] [--seed X]\n"
+	      "      [--mark-interval DURATION]   synthetic trades, marks and positions onto a "
+	      "real bus\n"
 	      "  check-config -c FILE         validate and print the effective config\n"
 	      "  version                      print the version\n"
 	      "\n"
@@ -193,6 +197,105 @@ out:
 	return rc;
 }
 
+static int cmd_gen(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+		                              { "rate", required_argument, NULL, 'r' },
+		                              { "instruments", required_argument, NULL, 'k' },
+		                              { "seconds", required_argument, NULL, 's' },
+		                              { "positions", required_argument, NULL, 'p' },
+		                              { "seed", required_argument, NULL, 'S' },
+		                              { "mark-interval", required_argument, NULL, 'm' },
+		                              { NULL, 0, NULL, 0 } };
+	const char *path = NULL;
+	lvc_gen_opts_t g = { 0 };
+	lvc_config_t *cfg;
+	int64_t us;
+	char *end;
+	int c, rc;
+
+	g.seed = 1;
+	g.stop = &stop_flag;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'r':
+			g.rate = strtod(optarg, &end);
+			if (*end != '\0' || !(g.rate > 0 && g.rate <= 1e7)) {
+				fprintf(stderr,
+				        "levcal gen: --rate %s: allowed: trades per second in "
+				        "(0, 10000000]\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'k':
+			g.instruments = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || g.instruments < 1 || g.instruments > 100000) {
+				fprintf(stderr,
+				        "levcal gen: --instruments %s: allowed: 1 to 100000\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			g.seconds = strtod(optarg, &end);
+			if (*end != '\0' || !(g.seconds > 0 && g.seconds <= 31536000)) {
+				fprintf(stderr,
+				        "levcal gen: --seconds %s: allowed: a number of seconds "
+				        "in (0, 31536000]; leave it out to run until SIGINT\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			g.positions = strtol(optarg, &end, 10);
+			if (*end != '\0' || g.positions < 0 || g.positions > 100000000L) {
+				fprintf(stderr,
+				        "levcal gen: --positions %s: allowed: 0 to 100000000\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			g.seed = strtoull(optarg, &end, 10);
+			if (*end != '\0' || optarg[0] == '-') {
+				fprintf(stderr,
+				        "levcal gen: --seed %s: allowed: an unsigned integer\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			if (lvc_parse_duration(optarg, &us) != 0 || us < 1000) {
+				fprintf(stderr,
+				        "levcal gen: --mark-interval %s: allowed: a duration of "
+				        "1ms or more (100ms, 1s)\n",
+				        optarg);
+				return 2;
+			}
+			g.mark_interval_s = (double)us / 1e6;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (g.rate == 0) {
+		fprintf(stderr, "levcal gen: --rate N is required (trades per second)\n");
+		return 2;
+	}
+	if ((cfg = load_config(path)) == NULL) {
+		return 2;
+	}
+	lvc_log_setup(cfg->log.level, cfg->log.json);
+	rc = lvc_gen(cfg, &g);
+	lvc_config_destroy(cfg);
+	return rc;
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
@@ -238,6 +341,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "replay") == 0) {
 		return cmd_replay(argc, argv);
+	}
+	if (strcmp(cmd, "gen") == 0) {
+		return cmd_gen(argc, argv);
 	}
 	if (strcmp(cmd, "check-config") == 0) {
 		return cmd_check_config(argc, argv);
