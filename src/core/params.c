@@ -157,6 +157,12 @@ static lvc_err_t check_vol(const lvc_vol_params_t *v, char *errstr, size_t errst
 		     v->window_us / v->bar_interval_us,
 		     lvc_duration_format(v->bar_interval_us, b, sizeof(b)), LVC_MAX_WINDOW_BUCKETS);
 	}
+	if (v->window_us > 10000 * 86400 * US_PER_S) {
+		/* The estimators' grid arithmetic is bounded for windows up to
+		 * 2^50 us; 10000 days is far beyond any risk window. */
+		FAIL("volatility.window: %s is not allowed: at most 10000d",
+		     lvc_duration_format(v->window_us, a, sizeof(a)));
+	}
 	if (v->window_us / v->bar_interval_us < 2) {
 		FAIL("volatility.window: %s is not allowed: must hold at least 2 bars of %s",
 		     lvc_duration_format(v->window_us, a, sizeof(a)),
@@ -184,6 +190,11 @@ static lvc_err_t check_vol(const lvc_vol_params_t *v, char *errstr, size_t errst
 	}
 	if (v->estimator == LVC_EST_MAX && v->max_of_n == 0) {
 		FAIL("volatility.max_of: an empty list is not allowed when estimator is max");
+	}
+	if (v->max_of_n >= LVC_EST__COUNT) {
+		FAIL("volatility.max_of: %zu entries are not allowed: at most %d (each estimator "
+		     "once)",
+		     v->max_of_n, LVC_EST__COUNT - 1);
 	}
 	for (size_t i = 0; i < v->max_of_n; i++) {
 		if (v->max_of[i] == LVC_EST_MAX || (int)v->max_of[i] < 0 ||

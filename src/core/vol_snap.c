@@ -22,7 +22,7 @@
  *              s2 sbp hl xc xo xcc rs.
  * A restore validates every field (finite, in range, consistent with the
  * grid) before it changes anything: on error the object is unchanged.
- * Sizes: 88 bytes for the default ewma; 2,036 bytes for max of
+ * Sizes: 72 bytes for the default ewma; 2,044 bytes for max of
  * [ewma, yang_zhang, bipower] with 60 one-minute buckets.
  */
 #include <math.h>

@@ -514,3 +514,34 @@ Test(vol_snapshot, an_empty_state_round_trips)
 	lvc_vol_destroy(a);
 	lvc_vol_destroy(b);
 }
+
+/* The rules lvc_params_check() holds for the estimators (check_vol). */
+Test(vol_params, check_refuses_windows_and_lists_the_estimators_cannot_run)
+{
+	lvc_params_t all;
+	char err[256];
+
+	lvc_params_defaults(&all);
+	cr_assert_eq(lvc_params_check(&all, err, sizeof(err)), LVC_OK, "%s", err);
+	all.vol.bar_interval_us = DAY;
+	all.vol.window_us = 1440 * DAY; /* 1440 bars, but 1440 days */
+	cr_assert_eq(lvc_params_check(&all, err, sizeof(err)), LVC_OK, "%s", err);
+	{
+		lvc_vol_t *vol = lvc_vol_new(&all.vol, 1.0);
+
+		cr_assert_not_null(vol);
+		lvc_vol_destroy(vol);
+	}
+	all.vol.bar_interval_us = 10 * DAY;
+	all.vol.window_us = 1440 * 10 * DAY;
+	cr_assert_eq(lvc_params_check(&all, err, sizeof(err)), LVC_ERR_INVALID);
+	cr_assert_str_eq(err, "volatility.window: 14400d is not allowed: at most 10000d");
+	cr_assert_null(lvc_vol_new(&all.vol, 1.0));
+
+	lvc_params_defaults(&all);
+	all.vol.estimator = LVC_EST_MAX;
+	all.vol.max_of_n = LVC_EST__COUNT;
+	cr_assert_eq(lvc_params_check(&all, err, sizeof(err)), LVC_ERR_INVALID);
+	cr_assert_str_eq(err, "volatility.max_of: 10 entries are not allowed: at most 9 (each "
+	                      "estimator once)");
+}
