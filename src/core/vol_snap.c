@@ -31,8 +31,13 @@
 #include "core/vol_int.h"
 
 #define SNAP_VERSION 1
-#define FLAG_TICK    1u
-#define EST_BIT(e)   (1u << (unsigned)(e))
+
+/* |ln(a / b)| for positive finite doubles is at most ln(DBL_MAX) -
+ * ln(DBL_TRUE_MIN) = 1454.2: any larger log term cannot come from prices,
+ * and bounding them keeps every square and sum of a restored state finite. */
+#define LN_MAX     1455.0
+#define FLAG_TICK  1u
+#define EST_BIT(e) (1u << (unsigned)(e))
 
 enum { F_S2, F_SBP, F_HL, F_XC, F_XO, F_XCC, F_RS, F__COUNT };
 
@@ -176,7 +181,7 @@ static void write_all(const lvc_vol_t *vol, wr_t *wp)
 		if (need & EST_BIT(LVC_EST_GARCH)) {
 			put_f(&w, vol->h);
 		}
-		if ((vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN))) {
+		if (vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN)) {
 			put_f(&w, vol->o);
 			put_f(&w, vol->hi);
 			put_f(&w, vol->lo);
@@ -278,6 +283,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 static int read_leaves(lvc_vol_t *vol, rd_t *r, uint32_t n, int64_t first_j, int commit)
 {
 	const unsigned fields = leaf_fields(vol->need);
+	const double sum_max = (double)vol->r_per * LN_MAX * LN_MAX;
 
 	for (uint32_t i = 0; i < n; i++) {
 		lvc__vleaf_t l;
@@ -295,6 +301,10 @@ static int read_leaves(lvc_vol_t *vol, rd_t *r, uint32_t n, int64_t first_j, int
 			}
 		}
 		if (!(l.s2 >= 0) || !(l.sbp >= 0) || !(l.hl >= 0) || !(l.rs >= 0)) {
+			return 0;
+		}
+		if (l.s2 > sum_max || l.sbp > sum_max || l.hl > LN_MAX || fabs(l.xc) > LN_MAX ||
+		    fabs(l.xo) > LN_MAX || fabs(l.xcc) > LN_MAX || l.rs > 2 * LN_MAX * LN_MAX) {
 			return 0;
 		}
 		if (l.nb == 0 && (l.hl != 0 || l.xc != 0 || l.xo != 0 || l.xcc != 0 || l.rs != 0)) {
@@ -359,7 +369,7 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 		if (need & EST_BIT(LVC_EST_GARCH)) {
 			t.h = get_f(&r);
 		}
-		if ((vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN))) {
+		if (vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN)) {
 			t.o = get_f(&r);
 			t.hi = get_f(&r);
 			t.lo = get_f(&r);
@@ -391,10 +401,30 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 		    !nonneg_finite(t.acc_s2) || !nonneg_finite(t.acc_sbp)) {
 			goto exit;
 		}
-		if ((vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN))) {
+		{
+			/* Each return's square is at most LN_MAX^2, so ewma's v and
+			 * garch's h stay below these; larger values are corrupt. */
+			const lvc_vol_params_t *p = &vol->p;
+			double l2 = LN_MAX * LN_MAX;
+			double v_max = fmax(vol->v0, l2);
+			double h_max = fmax(vol->h0, (p->garch_omega + p->garch_alpha * l2) /
+			                                 (1.0 - p->garch_beta)) *
+			               (1.0 + 1e-9);
+
+			if (t.v > v_max || t.h > h_max || t.r_prev_abs > LN_MAX ||
+			    t.acc_s2 > (double)vol->r_per * l2 ||
+			    t.acc_sbp > (double)vol->r_per * l2) {
+				goto exit;
+			}
+		}
+		if (vol->mode & (LVC__VOL_BARS | LVC__VOL_WIN)) {
 			if (!pos_finite(t.o) || !pos_finite(t.hi) || !pos_finite(t.lo) ||
 			    !isfinite(t.cp) || (t.cur_j > t.j_seed && !(t.cp > 0))) {
 				goto exit;
+			}
+			if ((vol->mode & LVC__VOL_OHLC) &&
+			    !(t.lo <= t.o && t.o <= t.hi && t.lo <= t.cur && t.cur <= t.hi)) {
+				goto exit; /* the bar's extremes must hold its open and close */
 			}
 		}
 		if (vol->mode & LVC__VOL_WIN) {

@@ -545,3 +545,48 @@ Test(vol_params, check_refuses_windows_and_lists_the_estimators_cannot_run)
 	cr_assert_str_eq(err, "volatility.max_of: 10 entries are not allowed: at most 9 (each "
 	                      "estimator once)");
 }
+
+/* Random corruptions of a valid snapshot: each restore either succeeds or
+ * is refused, never crashes (ASan/UBSan watch), and a restored state keeps
+ * every sigma finite while it is fed more ticks. */
+Test(vol_snapshot, restore_survives_random_corruption)
+{
+	lvc_vol_params_t p = ref_params_all(SEC, 10 * SEC, 100 * SEC, 30 * SEC);
+	lvc_vol_t *src = warm(&p, 3000);
+	lvc_vol_t *dst = lvc_vol_new(&p, 1.0);
+	size_t n = lvc_vol_snapshot(src, NULL, 0);
+	unsigned char *good = malloc(n), *buf = malloc(n);
+	uint64_t seed = 31337;
+	int ok = 0;
+
+	lvc_vol_snapshot(src, good, n);
+	for (int round = 0; round < 3000; round++) {
+		int flips = 1 + (int)(rng_next(&seed) % 4);
+
+		memcpy(buf, good, n);
+		for (int f = 0; f < flips; f++) {
+			size_t at = 16 + (size_t)(rng_next(&seed) % (n - 16)); /* past the header */
+
+			buf[at] ^= (unsigned char)(1u << (rng_next(&seed) % 8));
+		}
+		if (lvc_vol_restore(dst, buf, n) == LVC_OK) {
+			int64_t ts = lvc_vol_last_ts(dst);
+
+			ok++;
+			for (int i = 1; i <= 50; i++) {
+				lvc_vol_update(dst, ts + (int64_t)i * 700000, 100.0 + i);
+			}
+			for (int e = 0; e < LVC_EST_MAX; e++) {
+				double s = lvc_vol_sigma_ann_of(dst, (lvc_estimator_t)e);
+
+				cr_assert(isfinite(s) && s >= 0, "round %d: %s %g", round,
+				          lvc_estimator_names[e], s);
+			}
+		}
+	}
+	cr_log_info("%d of 3000 corrupted snapshots were still valid states", ok);
+	free(good);
+	free(buf);
+	lvc_vol_destroy(src);
+	lvc_vol_destroy(dst);
+}
