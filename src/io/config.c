@@ -1715,13 +1715,25 @@ static const yaml_node_t *map_find(ctx_t *c, const yaml_node_t *map, const char 
 /* A key node as text: it must be a scalar without NUL. */
 static lvc_err_t key_of(ctx_t *c, const yaml_node_t *kn, const char *prefix)
 {
+	char where[PATH_LEN + 2];
+
+	/* Errors name the mapping that holds the key, also at the top of an
+	 * instrument's override ("instruments.NAME"). */
+	if (prefix[0] != '\0') {
+		pathf(where, sizeof(where), "%s%s: ", c->dprefix, prefix);
+	} else if (c->dprefix[0] != '\0') {
+		pathf(where, sizeof(where), "%.*s: ", (int)strlen(c->dprefix) - 1, c->dprefix);
+	} else {
+		where[0] = '\0';
+	}
 	if (kn->type != YAML_SCALAR_NODE) {
-		return failf(c, kn->start_mark, prefix[0] != '\0' ? prefix : NULL,
-		             "%s is not allowed as a key; keys are plain names", node_what(kn));
+		return failf(c, kn->start_mark, NULL,
+		             "%s%s is not allowed as a key; keys are plain names", where,
+		             node_what(kn));
 	}
 	if (memchr(kn->data.scalar.value, '\0', kn->data.scalar.length) != NULL) {
-		return failf(c, kn->start_mark, prefix[0] != '\0' ? prefix : NULL,
-		             "a NUL character is not allowed in a key");
+		return failf(c, kn->start_mark, NULL, "%sa NUL character is not allowed in a key",
+		             where);
 	}
 	return LVC_OK;
 }
