@@ -355,8 +355,13 @@ static void close_buckets(lvc_vol_t *vol, int64_t e)
  * at the current price, then applies the tick in its interval. */
 static void advance(lvc_vol_t *vol, int64_t ts_us, double price)
 {
-	const int64_t kn = ceil_div(ts_us, vol->s_us);
-	const int64_t jn = floor_div(kn - 1, vol->r_per);
+	/* The next grid interval and the same or next bucket are the common
+	 * cases; they need no 64-bit division. */
+	const int64_t kn =
+	    ts_us <= vol->t_pend + vol->s_us ? vol->kc + 1 : ceil_div(ts_us, vol->s_us);
+	const int64_t jn = kn - 1 < (vol->cur_j + 1) * vol->r_per   ? vol->cur_j
+	                   : kn - 1 < (vol->cur_j + 2) * vol->r_per ? vol->cur_j + 1
+	                                                            : floor_div(kn - 1, vol->r_per);
 	const int64_t m = kn - 1 - vol->kc; /* zero returns after r_kc */
 	const int has_r = vol->kc > vol->k0;
 	double r = 0.0;
