@@ -184,6 +184,19 @@ static void run_diff(const pset_t *ps, const tick_t *t, size_t n, uint64_t seed)
 		if (i % ps->check_every == 0 || i == n - 1) {
 			check_against_ref(b != NULL ? b : a, &ref, ps->name, i);
 		}
+		if (i % 61 == 0) {
+			/* No NaN or infinity in the state either: restore checks every
+			 * field (finite, bounded by what prices can give) and must
+			 * accept the snapshot. */
+			unsigned char st[LVC_MAX_WINDOW_BUCKETS * 64 + 512];
+			size_t sz = lvc_vol_snapshot(a, st, sizeof(st));
+			lvc_vol_t *c = lvc_vol_new(&p, 0.8);
+
+			cr_assert(sz <= sizeof(st));
+			cr_assert_eq(lvc_vol_restore(c, st, sz), LVC_OK, "%s tick %zu: state",
+			             ps->name, i);
+			lvc_vol_destroy(c);
+		}
 		if (i == n / 2) {
 			size_t size = lvc_vol_snapshot(a, NULL, 0);
 
