@@ -217,8 +217,11 @@ static void format_event(const lvc_limit_t *lim, char *buf, size_t size)
 	char clock[16], prev[32] = "";
 
 	market_clock(lim->ts_us, clock, sizeof(clock));
-	if (lim->has_previous_max_leverage) {
+	if (lim->has_previous_max_leverage && lim->previous_max_leverage != lim->max_leverage) {
 		snprintf(prev, sizeof(prev), " (was %gx)", lim->previous_max_leverage);
+	} else if (lim->has_previous_max_leverage) {
+		/* The base tier held its step; a higher tier moved. */
+		snprintf(prev, sizeof(prev), " (higher tiers moved)");
 	}
 	snprintf(buf, size,
 	         "%s  %-9s #%-3" PRId64 " %-9s %-10s sigma %6.1f%%  imr %5.2f%%  max %gx%s", clock,
@@ -281,8 +284,8 @@ int lvc_demo(const lvc_demo_opts_t *opts)
 	int64_t wall0, last_draw = 0, market_now = MARKET_T0_US;
 	double seconds = opts->seconds > 0 ? opts->seconds : 60;
 	const char *view_topic[] = { "risk.leverage-limits" };
-	lvc_kv_t view_defaults[] = { { "group.id", "levcal-demo-view", 0 },
-		                     { "auto.offset.reset", "earliest", 0 } };
+	lvc_kv_t view_forced[] = { { "group.id", "levcal-demo-view", 0 },
+		                   { "auto.offset.reset", "earliest", 0 } };
 
 	memset(&d, 0, sizeof(d));
 	d.opts = opts;
@@ -318,7 +321,8 @@ int lvc_demo(const lvc_demo_opts_t *opts)
 		lvc_error("demo: %s", why);
 		goto out;
 	}
-	view = lvc_consumer_new(d.cfg, view_defaults, 2, NULL, 0, view_topic, 1, NULL, NULL, why,
+	/* Its own group, forced: it must not join the stage's. */
+	view = lvc_consumer_new(d.cfg, NULL, 0, view_forced, 2, view_topic, 1, NULL, NULL, why,
 	                        sizeof(why));
 	if (view == NULL) {
 		lvc_error("demo: %s", why);

@@ -42,8 +42,8 @@ double lvc_margin_z(const lvc_lev_params_t *p);
 
 /* As lvc_margin_compute(), with sigma_ann annualized over annualization_days
  * (volatility.annualization_days) instead of the default 365. */
-void lvc_margin_compute_days(const lvc_lev_params_t *p, double annualization_days,
-			     double sigma_ann, lvc_limit_t *out);
+void lvc_margin_compute_days(const lvc_lev_params_t *p, double annualization_days, double sigma_ann,
+                             lvc_limit_t *out);
 
 /* The margin table for the model's initial margin need m = im_multiplier * z
  * * sigma_horizon before the clamps: fills imr, mmr, max_leverage and tiers of
@@ -105,13 +105,13 @@ void lvc_policy_configure(lvc_policy_t *pol, const lvc_params_t *p);
  * published; 0 otherwise. The caller fills instrument, estimator, components
  * and config_id. */
 int lvc_policy_on_tick(lvc_policy_t *pol, const lvc_lev_params_t *p, int64_t ts_us,
-		       double sigma_ann, int warming_up, lvc_limit_t *out);
+                       double sigma_ann, int warming_up, lvc_limit_t *out);
 
 /* Decides on the partition's event-time clock reaching now_us without a tick
  * of this instrument: returns 1 and fills *out with a STALE limit when
  * stale_after has passed since its last tick and STALE was not yet
  * published; 0 otherwise. */
 int lvc_policy_on_clock(lvc_policy_t *pol, const lvc_lev_params_t *p, int64_t now_us,
-			double sigma_ann, lvc_limit_t *out);
+                        double sigma_ann, lvc_limit_t *out);
 
 #endif

@@ -9,6 +9,6 @@ const char *const lvc_price_kind_names[LVC_PRICE__COUNT] = { "MARK", "INDEX", "M
 const char *const lvc_margin_mode_names[LVC_MARGIN__COUNT] = { "ISOLATED", "CROSS" };
 const char *const lvc_limit_status_names[LVC_STATUS__COUNT] = { "WARMING_UP", "ACTIVE", "STALE" };
 const char *const lvc_limit_reason_names[LVC_REASON__COUNT] = { "INITIAL", "TIGHTEN", "RELAX",
-								 "STALE", "RECOVERED" };
+	                                                        "STALE", "RECOVERED" };
 const char *const lvc_level_names[LVC_LEVEL__COUNT] = { "CLEAR", "WATCH", "WARNING", "CRITICAL",
-							 "LIQUIDATE" };
+	                                                "LIQUIDATE" };

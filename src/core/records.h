@@ -20,7 +20,12 @@
 #define LVC_MAX_TIERS      16 /* notional tiers per instrument */
 #define LVC_MAX_COMPONENTS 16 /* estimators listed in one event */
 
-typedef enum lvc_side_e { LVC_SIDE_BUY, LVC_SIDE_SELL, LVC_SIDE_UNKNOWN, LVC_SIDE__COUNT } lvc_side_t;
+typedef enum lvc_side_e {
+	LVC_SIDE_BUY,
+	LVC_SIDE_SELL,
+	LVC_SIDE_UNKNOWN,
+	LVC_SIDE__COUNT
+} lvc_side_t;
 
 typedef enum lvc_price_kind_e {
 	LVC_PRICE_MARK,

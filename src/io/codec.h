@@ -62,38 +62,38 @@ const char *lvc_codec_schema_json(lvc_rec_type_t type);
  * allowed, e.g. a NaN price), with a reason such as
  * "Trade.price: -1 is not a positive finite number" in errstr. */
 lvc_err_t lvc_codec_decode_trade(lvc_codec_t *codec, const void *buf, size_t len, lvc_trade_t *out,
-				 char *errstr, size_t errstr_size);
+                                 char *errstr, size_t errstr_size);
 lvc_err_t lvc_codec_decode_price(lvc_codec_t *codec, const void *buf, size_t len, lvc_price_t *out,
-				 char *errstr, size_t errstr_size);
+                                 char *errstr, size_t errstr_size);
 lvc_err_t lvc_codec_decode_position(lvc_codec_t *codec, const void *buf, size_t len,
-				    lvc_position_t *out, char *errstr, size_t errstr_size);
+                                    lvc_position_t *out, char *errstr, size_t errstr_size);
 lvc_err_t lvc_codec_decode_balance(lvc_codec_t *codec, const void *buf, size_t len,
-				   lvc_balance_t *out, char *errstr, size_t errstr_size);
+                                   lvc_balance_t *out, char *errstr, size_t errstr_size);
 lvc_err_t lvc_codec_decode_limit(lvc_codec_t *codec, const void *buf, size_t len, lvc_limit_t *out,
-				 char *errstr, size_t errstr_size);
+                                 char *errstr, size_t errstr_size);
 lvc_err_t lvc_codec_decode_warning(lvc_codec_t *codec, const void *buf, size_t len,
-				   lvc_warning_t *out, char *errstr, size_t errstr_size);
+                                   lvc_warning_t *out, char *errstr, size_t errstr_size);
 
 /* Encoders: write the Avro binary of *in into a buffer owned by the codec;
  * *out and *out_len stay valid until the next encode of the same type. */
 lvc_err_t lvc_codec_encode_trade(lvc_codec_t *codec, const lvc_trade_t *in, const void **out,
-				 size_t *out_len);
+                                 size_t *out_len);
 lvc_err_t lvc_codec_encode_price(lvc_codec_t *codec, const lvc_price_t *in, const void **out,
-				 size_t *out_len);
+                                 size_t *out_len);
 lvc_err_t lvc_codec_encode_position(lvc_codec_t *codec, const lvc_position_t *in, const void **out,
-				    size_t *out_len);
+                                    size_t *out_len);
 lvc_err_t lvc_codec_encode_balance(lvc_codec_t *codec, const lvc_balance_t *in, const void **out,
-				   size_t *out_len);
+                                   size_t *out_len);
 lvc_err_t lvc_codec_encode_limit(lvc_codec_t *codec, const lvc_limit_t *in, const void **out,
-				 size_t *out_len);
+                                 size_t *out_len);
 lvc_err_t lvc_codec_encode_warning(lvc_codec_t *codec, const lvc_warning_t *in, const void **out,
-				   size_t *out_len);
+                                   size_t *out_len);
 
 /* Decodes a record of `type` (validated as above) into a new JSON object in
  * the form of SPEC §7 --out: Avro field names in schema order, enums as
  * symbol strings, unions as the plain value or null. The caller owns *out. */
 lvc_err_t lvc_codec_to_json(lvc_codec_t *codec, lvc_rec_type_t type, const void *buf, size_t len,
-			    json_t **out, char *errstr, size_t errstr_size);
+                            json_t **out, char *errstr, size_t errstr_size);
 
 /* Caps the bytes Avro C may hold allocated at once, process-wide (Avro C's
  * allocator is global). 0 removes the cap. Returns the previous cap. */
@@ -112,7 +112,7 @@ typedef struct lvc_avro_file_s lvc_avro_file_t;
 
 /* Opens path for reading; NULL with the reason in errstr. */
 lvc_avro_file_t *lvc_avro_file_open(lvc_codec_t *codec, const char *path, char *errstr,
-				    size_t errstr_size);
+                                    size_t errstr_size);
 
 /* The record type the file holds. */
 lvc_rec_type_t lvc_avro_file_type(const lvc_avro_file_t *f);
@@ -121,7 +121,7 @@ lvc_rec_type_t lvc_avro_file_type(const lvc_avro_file_t *f);
  * owned by the file (valid until the next call). Returns LVC_OK, or
  * LVC_ERR_NOT_FOUND at the end of the file, or an error with errstr. */
 lvc_err_t lvc_avro_file_next(lvc_avro_file_t *f, const void **buf, size_t *len, char *errstr,
-			     size_t errstr_size);
+                             size_t errstr_size);
 
 /* Closes f; accepts NULL. */
 void lvc_avro_file_close(lvc_avro_file_t *f);
@@ -129,10 +129,10 @@ void lvc_avro_file_close(lvc_avro_file_t *f);
 /* Writes container files of one record type (tests, `levcal gen`). */
 typedef struct lvc_avro_writer_s lvc_avro_writer_t;
 lvc_avro_writer_t *lvc_avro_writer_open(lvc_codec_t *codec, const char *path, lvc_rec_type_t type,
-					char *errstr, size_t errstr_size);
+                                        char *errstr, size_t errstr_size);
 /* Appends one record given as plain Avro binary of our schema. */
 lvc_err_t lvc_avro_writer_append(lvc_avro_writer_t *w, const void *buf, size_t len, char *errstr,
-				 size_t errstr_size);
+                                 size_t errstr_size);
 /* Flushes and closes w; accepts NULL. */
 lvc_err_t lvc_avro_writer_close(lvc_avro_writer_t *w);
 

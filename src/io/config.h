@@ -61,7 +61,7 @@ typedef struct lvc_config_s {
 		int64_t max_idle_us;
 	} processing;
 
-	lvc_params_t defaults; /* volatility, leverage, warnings */
+	lvc_params_t defaults;          /* volatility, leverage, warnings */
 	lvc_inst_params_t *instruments; /* overrides merged onto defaults */
 	size_t instruments_n;
 
@@ -92,7 +92,7 @@ lvc_config_t *lvc_config_load(const char *path, char *errstr, size_t errstr_size
 /* As lvc_config_load(), from a NUL-terminated YAML text; name stands in for
  * the file name in errors. */
 lvc_config_t *lvc_config_load_string(const char *yaml, const char *name, char *errstr,
-				     size_t errstr_size);
+                                     size_t errstr_size);
 
 /* A config with every default of SPEC §8 and no kafka properties. */
 lvc_config_t *lvc_config_new_default(void);

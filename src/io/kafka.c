@@ -50,6 +50,13 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	                    : level <= 6 ? LVC_LOG_INFO
 	                                 : LVC_LOG_DEBUG;
 
+	/* One `kafka` section configures every client levcal makes, so a
+	 * consumer property reaching a producer (and the reverse) is expected,
+	 * not worth a warning. */
+	if (strcmp(fac, "CONFWARN") == 0 &&
+	    strstr(buf, "property and will be ignored by this") != NULL) {
+		l = LVC_LOG_DEBUG;
+	}
 	lvc_log(l, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
