@@ -247,53 +247,11 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 
 lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_t *ts_us)
 {
-	char why[256];
-	lvc_err_t err = LVC_ERR_DECODE;
-
 	if (in->value == NULL) {
 		return LVC_ERR_DECODE;
 	}
-	switch (in->input) {
-	case LVC_IN_TRADES: {
-		lvc_trade_t t;
-
-		if ((err = lvc_codec_decode_trade(pl->codec, in->value, in->value_len, &t, why,
-		                                  sizeof(why))) == LVC_OK) {
-			*ts_us = t.ts_us;
-		}
-		break;
-	}
-	case LVC_IN_PRICES: {
-		lvc_price_t p;
-
-		if ((err = lvc_codec_decode_price(pl->codec, in->value, in->value_len, &p, why,
-		                                  sizeof(why))) == LVC_OK) {
-			*ts_us = p.ts_us;
-		}
-		break;
-	}
-	case LVC_IN_POSITIONS: {
-		lvc_position_t p;
-
-		if ((err = lvc_codec_decode_position(pl->codec, in->value, in->value_len, &p, why,
-		                                     sizeof(why))) == LVC_OK) {
-			*ts_us = p.ts_us;
-		}
-		break;
-	}
-	case LVC_IN_BALANCES: {
-		lvc_balance_t b;
-
-		if ((err = lvc_codec_decode_balance(pl->codec, in->value, in->value_len, &b, why,
-		                                    sizeof(why))) == LVC_OK) {
-			*ts_us = b.ts_us;
-		}
-		break;
-	}
-	default:
-		break;
-	}
-	return err;
+	return lvc_codec_peek_ts(pl->codec, input_types[in->input], in->value, in->value_len,
+	                         ts_us);
 }
 
 lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,

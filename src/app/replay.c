@@ -5,11 +5,9 @@
  * each file's schema tells which) are merged in event time with SPEC §6's
  * tie order (ts_us, then balances, positions, prices, trades, then the
  * order of --input, then the position in the file) and fed through the same
- * pipeline step as the live stage. Output goes to JSON Lines (--out) in
- * production order, or to the output topics with topics.replay_prefix.
- *
- * Each record's source header is FILE:0:INDEX (INDEX counts from 0 within
- * the file), the file standing in for topic and partition.
+ * pipeline step as the live stage (inputs.c does the merge). Output goes to
+ * JSON Lines (--out) in production order, or to the output topics with
+ * topics.replay_prefix.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,22 +16,12 @@
 
 #include <jansson.h>
 
+#include "app/inputs.h"
 #include "app/pipeline.h"
 #include "app/stage.h"
 #include "io/codec.h"
 #include "io/kafka.h"
 #include "io/log.h"
-
-typedef struct head_s {
-	lvc_avro_file_t *f;
-	const char *path;
-	lvc_input_t input;
-	int64_t index; /* of the record in buf */
-	const void *buf;
-	size_t len;
-	int64_t ts_us; /* INT64_MIN: undecodable, processed at once */
-	int live;      /* buf holds a record */
-} head_t;
 
 typedef struct replay_s {
 	FILE *out;
@@ -42,26 +30,6 @@ typedef struct replay_s {
 	int failed;
 	uint64_t written;
 } replay_t;
-
-static int input_of_type(lvc_rec_type_t t, lvc_input_t *out)
-{
-	switch (t) {
-	case LVC_REC_TRADE:
-		*out = LVC_IN_TRADES;
-		return 0;
-	case LVC_REC_PRICE:
-		*out = LVC_IN_PRICES;
-		return 0;
-	case LVC_REC_POSITION:
-		*out = LVC_IN_POSITIONS;
-		return 0;
-	case LVC_REC_BALANCE:
-		*out = LVC_IN_BALANCES;
-		return 0;
-	default:
-		return -1;
-	}
-}
 
 static char *base64(const unsigned char *p, size_t n)
 {
@@ -162,80 +130,27 @@ static int sink(void *opaque, const lvc_outrec_t *out)
 	return r->failed ? -1 : 0;
 }
 
-static lvc_inrec_t inrec_of(const head_t *h)
-{
-	lvc_inrec_t in = { 0 };
-
-	in.input = h->input;
-	in.topic = h->path;
-	in.partition = 0;
-	in.offset = h->index;
-	in.value = h->buf;
-	in.value_len = h->len;
-	return in;
-}
-
-/* Reads the next record of h and peeks its event time. Returns 0, or -1 on
- * a read error (logged). */
-static int head_next(lvc_pipeline_t *pl, head_t *h)
-{
-	char why[512];
-	lvc_err_t err = lvc_avro_file_next(h->f, &h->buf, &h->len, why, sizeof(why));
-	lvc_inrec_t in;
-
-	if (err == LVC_ERR_NOT_FOUND) {
-		h->live = 0;
-		return 0;
-	}
-	if (err != LVC_OK) {
-		lvc_error("%s: record %" PRId64 ": %s", h->path, h->index + 1, why);
-		return -1;
-	}
-	h->index++;
-	h->live = 1;
-	in = inrec_of(h);
-	if (lvc_pipeline_peek_ts(pl, &in, &h->ts_us) != LVC_OK) {
-		h->ts_us = INT64_MIN;
-	}
-	return 0;
-}
-
-/* The head to process next: smallest (ts_us, input tie class, file order). */
-static head_t *pick(head_t *heads, size_t n)
-{
-	head_t *best = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		head_t *h = &heads[i];
-
-		if (!h->live) {
-			continue;
-		}
-		if (best == NULL || h->ts_us < best->ts_us ||
-		    (h->ts_us == best->ts_us && h->input < best->input)) {
-			best = h;
-		}
-	}
-	return best;
-}
-
 int lvc_replay(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 {
 	replay_t r = { 0 };
 	lvc_pipeline_t *pl = NULL;
-	head_t *heads = NULL;
+	lvc_inputs_t *inp = NULL;
 	char why[512];
 	int rc = 1;
-	uint64_t records = 0;
+	lvc_err_t err;
 
 	if (opts->inputs_n == 0) {
 		lvc_error("replay from topics (--from/--to) is not available in this version; "
 		          "give --input files");
 		return 2;
 	}
+	if ((inp = lvc_inputs_open(opts->inputs, opts->inputs_n, why, sizeof(why))) == NULL) {
+		lvc_error("--input %s", why);
+		return 2;
+	}
 	if ((r.codec = lvc_codec_new(why, sizeof(why))) == NULL) {
 		lvc_error("%s", why);
-		return 1;
+		goto out;
 	}
 	if (opts->out_path != NULL) {
 		r.out = strcmp(opts->out_path, "-") == 0 ? stdout : fopen(opts->out_path, "w");
@@ -262,49 +177,24 @@ int lvc_replay(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 		lvc_error("%s", why);
 		goto out;
 	}
-	if ((heads = calloc(opts->inputs_n, sizeof(*heads))) == NULL) {
-		lvc_error("out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < opts->inputs_n; i++) {
-		head_t *h = &heads[i];
-
-		h->path = opts->inputs[i];
-		h->index = -1;
-		if ((h->f = lvc_avro_file_open(r.codec, h->path, why, sizeof(why))) == NULL) {
-			lvc_error("--input %s: %s", h->path, why);
-			rc = 2;
-			goto out;
-		}
-		if (input_of_type(lvc_avro_file_type(h->f), &h->input) != 0) {
-			lvc_error("--input %s: holds %s records; replay reads Trade, PriceTick, "
-			          "Position and AccountBalance files",
-			          h->path, lvc_rec_type_names[lvc_avro_file_type(h->f)]);
-			rc = 2;
-			goto out;
-		}
-		if (head_next(pl, h) != 0) {
-			goto out;
-		}
-	}
 	for (;;) {
-		head_t *h = pick(heads, opts->inputs_n);
 		lvc_inrec_t in;
+		int64_t ts_us;
 
-		if (h == NULL) {
+		err = lvc_inputs_next(inp, &in, &ts_us, why, sizeof(why));
+		if (err == LVC_ERR_NOT_FOUND) {
 			break;
 		}
-		if (opts->stop != NULL && atomic_load(opts->stop)) {
-			lvc_warn("interrupted after %" PRIu64 " record(s)", records);
+		if (err != LVC_OK) {
+			lvc_error("--input %s", why);
 			goto out;
 		}
-		in = inrec_of(h);
+		if (opts->stop != NULL && atomic_load(opts->stop)) {
+			lvc_warn("interrupted after %" PRIu64 " record(s)", lvc_inputs_count(inp));
+			goto out;
+		}
 		if (lvc_pipeline_process(pl, &in, why, sizeof(why)) != LVC_OK) {
 			lvc_error("%s", why);
-			goto out;
-		}
-		records++;
-		if (head_next(pl, h) != 0) {
 			goto out;
 		}
 	}
@@ -318,18 +208,15 @@ int lvc_replay(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 		goto out;
 	}
 	lvc_info("replayed %" PRIu64 " record(s) from %zu file(s): %" PRIu64 " output record(s)",
-	         records, opts->inputs_n, r.written);
+	         lvc_inputs_count(inp), opts->inputs_n, r.written);
 	rc = 0;
 out:
-	for (size_t i = 0; heads != NULL && i < opts->inputs_n; i++) {
-		lvc_avro_file_close(heads[i].f);
-	}
-	free(heads);
 	lvc_pipeline_destroy(pl);
 	if (r.out != NULL && r.out != stdout) {
 		fclose(r.out);
 	}
 	lvc_producer_close(r.producer, 0);
 	lvc_codec_destroy(r.codec);
+	lvc_inputs_close(inp);
 	return rc;
 }
