@@ -10,13 +10,19 @@
  * proportion to the bytes present, and every refusal names the field path,
  * the value and what was allowed.
  *
- * Invariants: never reads outside buf[0..len); never allocates; recursion
- * bounded by LVC__AVRO_MAX_DEPTH. Cost: one pass over the bytes (a UTF-8
- * check over every string), a few ns per field.
+ * The schema is compiled once (lvc__avro_compile) into a flat array of
+ * nodes, so that a check costs no Avro C call: Avro C's schema accessors
+ * look fields up in hash tables, which made a walk over avro_schema_t cost
+ * as much as the read it protects.
+ *
+ * Invariants: never reads outside buf[0..len); a check never allocates;
+ * recursion bounded by LVC__AVRO_MAX_DEPTH. Cost: one pass over the bytes
+ * (a UTF-8 check over every string), a few ns per field.
  */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/avro_validate.h"
@@ -26,11 +32,32 @@ struct lvc__frame {
 	int64_t index;
 };
 
+/* One node of a compiled schema: what the walker needs, without Avro C's
+ * hash-table lookups per field. */
+struct lvc__node {
+	avro_type_t type;
+	uint32_t n;    /* record fields, union branches, enum symbols, fixed bytes */
+	uint32_t kids; /* first index into prog->kids and prog->names */
+	size_t min_size;
+	size_t max_items;     /* arrays and maps: 0 for no limit but the bytes */
+	const char *name;     /* named types: the short name */
+	avro_schema_t schema; /* named types: found again through links */
+	int in_progress;      /* compiling: a link back to it must not recurse */
+};
+
+struct lvc__avro_prog {
+	struct lvc__node *nodes;
+	size_t nodes_n, nodes_cap;
+	uint32_t *kids;     /* child node indexes */
+	const char **names; /* record field names, parallel to kids */
+	size_t kids_n, kids_cap;
+	const char *root;
+};
+
 struct lvc__walk {
 	const uint8_t *p;
 	const uint8_t *end;
-	const struct lvc__avro_limit *limits;
-	size_t limits_n;
+	const struct lvc__avro_prog *prog;
 	const char *root;
 	int depth;
 	struct lvc__frame path[LVC__AVRO_MAX_DEPTH];
@@ -205,53 +232,255 @@ static size_t lvc__utf8_bad(const uint8_t *s, size_t len)
 	return len;
 }
 
-static size_t lvc__min_size(avro_schema_t schema, int depth)
-{
-	size_t n = 0;
+/* ---- compiling ---------------------------------------------------------- */
 
-	if (depth > LVC__AVRO_MAX_DEPTH) {
+struct lvc__compile {
+	struct lvc__avro_prog *prog;
+	const struct lvc__avro_limit *limits;
+	size_t limits_n;
+	char *errstr;
+	size_t errstr_size;
+	int depth;
+};
+
+static int lvc__grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap != 0 ? *cap : 16;
+	void *np;
+
+	if (need <= *cap) {
 		return 0;
 	}
-	switch (avro_typeof(schema)) {
-	case AVRO_NULL:
-	case AVRO_LINK:
-		/* A link's target is already being measured: 0 is a lower bound. */
-		return 0;
-	case AVRO_FLOAT:
-		return 4;
-	case AVRO_DOUBLE:
-		return 8;
-	case AVRO_FIXED:
-		return (size_t)avro_schema_fixed_size(schema);
-	case AVRO_RECORD:
-		for (size_t i = 0; i < avro_schema_record_size(schema); i++) {
-			n += lvc__min_size(avro_schema_record_field_get_by_index(schema, (int)i),
-			                   depth + 1);
+	while (ncap < need) {
+		ncap *= 2;
+	}
+	if ((np = realloc(*p, ncap * elem)) == NULL) {
+		return -1;
+	}
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static lvc_err_t lvc__compile_fail(struct lvc__compile *c, lvc_err_t err, const char *what)
+{
+	if (c->errstr != NULL && c->errstr_size > 0) {
+		snprintf(c->errstr, c->errstr_size, "compiling the schema: %s", what);
+	}
+	return err;
+}
+
+/* Compiles schema into a node; *out is its index. Named types are compiled
+ * once: a link, or a second reference, finds the node already there. */
+static lvc_err_t lvc__compile_node(struct lvc__compile *c, avro_schema_t schema, uint32_t *out)
+{
+	struct lvc__avro_prog *prog = c->prog;
+	struct lvc__node *node;
+	uint32_t idx, first = 0, n = 0;
+	avro_type_t type;
+	lvc_err_t err;
+
+	while (is_avro_link(schema)) {
+		schema = avro_schema_link_target(schema);
+	}
+	type = avro_typeof(schema);
+	if (is_avro_named_type(schema)) {
+		/* Linear search: schemas hold a handful of named types, and this
+		 * runs once per codec. */
+		for (size_t i = 0; i < prog->nodes_n; i++) {
+			if (prog->nodes[i].schema == schema) {
+				*out = (uint32_t)i;
+				return LVC_OK;
+			}
 		}
-		return n;
+	}
+	if (++c->depth > 2 * LVC__AVRO_MAX_DEPTH) {
+		return lvc__compile_fail(c, LVC_ERR_RANGE, "nesting too deep");
+	}
+	if (lvc__grow((void **)&prog->nodes, &prog->nodes_cap, prog->nodes_n + 1,
+	              sizeof(*prog->nodes)) != 0) {
+		return lvc__compile_fail(c, LVC_ERR_NOMEM, "out of memory");
+	}
+	idx = (uint32_t)prog->nodes_n++;
+	node = &prog->nodes[idx];
+	memset(node, 0, sizeof(*node));
+	node->type = type;
+	node->name = is_avro_named_type(schema) ? avro_schema_name(schema) : NULL;
+	node->schema = is_avro_named_type(schema) ? schema : NULL;
+	node->in_progress = 1;
+	switch (type) {
+	case AVRO_RECORD:
+		n = (uint32_t)avro_schema_record_size(schema);
+		break;
+	case AVRO_UNION:
+		n = (uint32_t)avro_schema_union_size(schema);
+		break;
+	case AVRO_ARRAY:
+	case AVRO_MAP:
+		n = 1;
+		break;
+	case AVRO_ENUM:
+		node->n = (uint32_t)avro_schema_enum_number_of_symbols(schema);
+		break;
+	case AVRO_FIXED:
+		node->n = (uint32_t)avro_schema_fixed_size(schema);
+		break;
+	case AVRO_NULL:
+	case AVRO_BOOLEAN:
+	case AVRO_INT32:
+	case AVRO_INT64:
+	case AVRO_FLOAT:
+	case AVRO_DOUBLE:
+	case AVRO_STRING:
+	case AVRO_BYTES:
+		break;
+	default:
+		return lvc__compile_fail(c, LVC_ERR_INVALID, "unsupported schema type");
+	}
+	if (n > 0) {
+		/* Reserve the children's slots before compiling them: they
+		 * append their own after ours. */
+		if (lvc__grow((void **)&prog->kids, &prog->kids_cap, prog->kids_n + n,
+		              sizeof(*prog->kids)) != 0) {
+			return lvc__compile_fail(c, LVC_ERR_NOMEM, "out of memory");
+		}
+		{
+			size_t cap = prog->kids_cap;
+			void *names = realloc(prog->names, cap * sizeof(*prog->names));
+
+			if (names == NULL) {
+				return lvc__compile_fail(c, LVC_ERR_NOMEM, "out of memory");
+			}
+			prog->names = names;
+		}
+		first = (uint32_t)prog->kids_n;
+		prog->kids_n += n;
+		prog->nodes[idx].kids = first;
+		prog->nodes[idx].n = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		avro_schema_t kid;
+		uint32_t kidx;
+
+		switch (type) {
+		case AVRO_RECORD:
+			kid = avro_schema_record_field_get_by_index(schema, (int)i);
+			prog->names[first + i] = avro_schema_record_field_name(schema, (int)i);
+			break;
+		case AVRO_UNION:
+			kid = avro_schema_union_branch(schema, (int)i);
+			prog->names[first + i] = NULL;
+			break;
+		case AVRO_ARRAY:
+			kid = avro_schema_array_items(schema);
+			prog->names[first + i] = NULL;
+			break;
+		default:
+			kid = avro_schema_map_values(schema);
+			prog->names[first + i] = NULL;
+			break;
+		}
+		if ((err = lvc__compile_node(c, kid, &kidx)) != LVC_OK) {
+			return err;
+		}
+		prog->kids[first + i] = kidx;
+	}
+	/* prog->nodes may have moved while the children compiled. */
+	node = &prog->nodes[idx];
+	switch (type) {
+	case AVRO_NULL:
+		node->min_size = 0;
+		break;
+	case AVRO_FLOAT:
+		node->min_size = 4;
+		break;
+	case AVRO_DOUBLE:
+		node->min_size = 8;
+		break;
+	case AVRO_FIXED:
+		node->min_size = node->n;
+		break;
+	case AVRO_RECORD:
+		/* A child still in progress (recursion) counts 0: a lower bound. */
+		for (uint32_t i = 0; i < n; i++) {
+			const struct lvc__node *k = &prog->nodes[prog->kids[first + i]];
+
+			node->min_size += k->in_progress ? 0 : k->min_size;
+		}
+		break;
 	case AVRO_UNION: {
 		size_t best = SIZE_MAX;
 
-		for (size_t i = 0; i < avro_schema_union_size(schema); i++) {
-			size_t m =
-			    lvc__min_size(avro_schema_union_branch(schema, (int)i), depth + 1);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct lvc__node *k = &prog->nodes[prog->kids[first + i]];
+			size_t m = k->in_progress ? 0 : k->min_size;
 
 			best = m < best ? m : best;
 		}
-		return 1 + (best == SIZE_MAX ? 0 : best);
+		node->min_size = 1 + (best == SIZE_MAX ? 0 : best);
+		break;
 	}
 	default:
-		/* boolean, int, long, string, bytes, enum, array, map: one byte. */
-		return 1;
+		/* boolean, int, long, string, bytes, enum, array, map */
+		node->min_size = 1;
+		break;
 	}
+	if (type == AVRO_ARRAY || type == AVRO_MAP) {
+		for (size_t i = 0; i < c->limits_n; i++) {
+			if (c->limits[i].schema == schema) {
+				node->max_items = c->limits[i].max_items;
+			}
+		}
+	}
+	node->in_progress = 0;
+	c->depth--;
+	*out = idx;
+	return LVC_OK;
 }
 
-size_t lvc__avro_min_size(avro_schema_t schema)
+lvc__avro_prog_t *lvc__avro_compile(avro_schema_t schema, const struct lvc__avro_limit *limits,
+                                    size_t limits_n, char *errstr, size_t errstr_size)
 {
-	return lvc__min_size(schema, 0);
+	struct lvc__compile c;
+	uint32_t root;
+
+	memset(&c, 0, sizeof(c));
+	c.limits = limits;
+	c.limits_n = limits_n;
+	c.errstr = errstr;
+	c.errstr_size = errstr_size;
+	if ((c.prog = calloc(1, sizeof(*c.prog))) == NULL) {
+		lvc__compile_fail(&c, LVC_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	c.prog->root =
+	    is_avro_named_type(schema) ? avro_schema_name(schema) : avro_schema_type_name(schema);
+	if (lvc__compile_node(&c, schema, &root) != LVC_OK) {
+		lvc__avro_prog_free(c.prog);
+		return NULL;
+	}
+	return c.prog;
 }
 
-static lvc_err_t lvc__walk(struct lvc__walk *w, avro_schema_t schema);
+void lvc__avro_prog_free(lvc__avro_prog_t *prog)
+{
+	if (prog == NULL) {
+		return;
+	}
+	free(prog->nodes);
+	free(prog->kids);
+	free(prog->names);
+	free(prog);
+}
+
+size_t lvc__avro_prog_min_size(const lvc__avro_prog_t *prog)
+{
+	return prog->nodes[0].min_size;
+}
+
+/* ---- walking ------------------------------------------------------------ */
+
+static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx);
 
 static lvc_err_t lvc__push(struct lvc__walk *w, const char *name, int64_t index)
 {
@@ -310,31 +539,19 @@ static lvc_err_t lvc__walk_fixed(struct lvc__walk *w, const char *what, size_t n
 	return LVC_OK;
 }
 
-static size_t lvc__limit_of(const struct lvc__walk *w, avro_schema_t schema)
-{
-	for (size_t i = 0; i < w->limits_n; i++) {
-		if (w->limits[i].schema == schema) {
-			return w->limits[i].max_items;
-		}
-	}
-	return 0;
-}
-
 /* Arrays and maps: blocks of items until a zero count (Avro spec, "Complex
  * Types"); a negative count is followed by the block's byte size. */
-static lvc_err_t lvc__walk_blocks(struct lvc__walk *w, avro_schema_t schema, int is_map)
+static lvc_err_t lvc__walk_blocks(struct lvc__walk *w, const struct lvc__node *node)
 {
-	const char *kind = is_map ? "map" : "array";
-	avro_schema_t items =
-	    is_map ? avro_schema_map_values(schema) : avro_schema_array_items(schema);
-	size_t item_min = lvc__min_size(items, 0) + (is_map ? 1 : 0);
-	size_t max_items = lvc__limit_of(w, schema);
+	int is_map = node->type == AVRO_MAP;
+	const char *what_count = is_map ? "map block count" : "array block count";
+	const char *what_size = is_map ? "map block byte size" : "array block byte size";
+	uint32_t items = w->prog->kids[node->kids];
+	size_t item_min = w->prog->nodes[items].min_size + (is_map ? 1 : 0);
+	size_t max_items = node->max_items;
 	uint64_t total = 0;
-	char what_count[32], what_size[32];
 	lvc_err_t err;
 
-	snprintf(what_count, sizeof(what_count), "%s block count", kind);
-	snprintf(what_size, sizeof(what_size), "%s block byte size", kind);
 	for (;;) {
 		int64_t count, bsize = -1;
 		const uint8_t *block_start;
@@ -409,12 +626,13 @@ static lvc_err_t lvc__walk_blocks(struct lvc__walk *w, avro_schema_t schema, int
 	}
 }
 
-static lvc_err_t lvc__walk(struct lvc__walk *w, avro_schema_t schema)
+static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 {
+	const struct lvc__node *node = &w->prog->nodes[idx];
 	int64_t v;
 	lvc_err_t err;
 
-	switch (avro_typeof(schema)) {
+	switch (node->type) {
 	case AVRO_NULL:
 		return LVC_OK;
 	case AVRO_BOOLEAN:
@@ -439,68 +657,52 @@ static lvc_err_t lvc__walk(struct lvc__walk *w, avro_schema_t schema)
 	case AVRO_BYTES:
 		return lvc__walk_string(w, 0);
 	case AVRO_FIXED:
-		return lvc__walk_fixed(w, "fixed", (size_t)avro_schema_fixed_size(schema));
-	case AVRO_ENUM: {
-		int n = avro_schema_enum_number_of_symbols(schema);
-
+		return lvc__walk_fixed(w, "fixed", node->n);
+	case AVRO_ENUM:
 		if ((err = lvc__read_zz(w, "enum index", 32, &v)) != LVC_OK) {
 			return err;
 		}
-		if (v < 0 || v >= n) {
+		if (v < 0 || v >= (int64_t)node->n) {
 			return lvc__fail(w, LVC_ERR_DECODE,
 			                 "enum index %" PRId64
-			                 " is out of range: %s has %d symbols",
-			                 v, avro_schema_name(schema), n);
+			                 " is out of range: %s has %u symbols",
+			                 v, node->name, (unsigned)node->n);
 		}
 		return LVC_OK;
-	}
-	case AVRO_UNION: {
-		size_t n = avro_schema_union_size(schema);
-
+	case AVRO_UNION:
 		if ((err = lvc__read_zz(w, "union branch", 64, &v)) != LVC_OK) {
 			return err;
 		}
-		if (v < 0 || (uint64_t)v >= n) {
+		if (v < 0 || v >= (int64_t)node->n) {
 			return lvc__fail(w, LVC_ERR_DECODE,
 			                 "union branch %" PRId64
-			                 " is out of range: the union has %zu "
+			                 " is out of range: the union has %u "
 			                 "branches",
-			                 v, n);
+			                 v, (unsigned)node->n);
 		}
-		return lvc__walk(w, avro_schema_union_branch(schema, (int)v));
-	}
+		return lvc__walk(w, w->prog->kids[node->kids + (uint32_t)v]);
 	case AVRO_RECORD:
-		for (size_t i = 0; i < avro_schema_record_size(schema); i++) {
-			if ((err = lvc__push(w, avro_schema_record_field_name(schema, (int)i),
-			                     -1)) != LVC_OK) {
+		for (uint32_t i = 0; i < node->n; i++) {
+			if ((err = lvc__push(w, w->prog->names[node->kids + i], -1)) != LVC_OK) {
 				return err;
 			}
-			err = lvc__walk(w, avro_schema_record_field_get_by_index(schema, (int)i));
-			if (err != LVC_OK) {
+			if ((err = lvc__walk(w, w->prog->kids[node->kids + i])) != LVC_OK) {
 				return err;
 			}
 			w->depth--;
 		}
 		return LVC_OK;
 	case AVRO_ARRAY:
-		return lvc__walk_blocks(w, schema, 0);
 	case AVRO_MAP:
-		return lvc__walk_blocks(w, schema, 1);
-	case AVRO_LINK:
-		if (w->depth >= LVC__AVRO_MAX_DEPTH) {
-			return lvc__fail(w, LVC_ERR_DECODE, "nesting deeper than %d levels",
-			                 LVC__AVRO_MAX_DEPTH);
-		}
-		return lvc__walk(w, avro_schema_link_target(schema));
+		return lvc__walk_blocks(w, node);
 	default:
 		return lvc__fail(w, LVC_ERR_DECODE, "schema type %d is not supported",
-		                 (int)avro_typeof(schema));
+		                 (int)node->type);
 	}
 }
 
-lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,
-                             const struct lvc__avro_limit *limits, size_t limits_n,
-                             size_t *consumed, char *errstr, size_t errstr_size)
+lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t len,
+                          size_t *consumed, char *errstr, size_t errstr_size)
 {
 	static const uint8_t empty[1];
 	struct lvc__walk w;
@@ -509,17 +711,15 @@ lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,
 	/* Pointer arithmetic on NULL is undefined even for an offset of 0. */
 	w.p = buf != NULL ? (const uint8_t *)buf : empty;
 	w.end = buf != NULL ? w.p + len : empty;
-	w.limits = limits;
-	w.limits_n = limits_n;
-	w.root =
-	    is_avro_named_type(schema) ? avro_schema_name(schema) : avro_schema_type_name(schema);
+	w.prog = prog;
+	w.root = prog->root;
 	w.depth = 0;
 	w.errstr = errstr;
 	w.errstr_size = errstr_size;
 	if (buf == NULL && len != 0) {
 		return lvc__fail(&w, LVC_ERR_INVALID, "no buffer");
 	}
-	if ((err = lvc__walk(&w, schema)) != LVC_OK) {
+	if ((err = lvc__walk(&w, 0)) != LVC_OK) {
 		return err;
 	}
 	if (consumed != NULL) {
@@ -529,4 +729,19 @@ lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,
 		                 lvc__left(&w));
 	}
 	return LVC_OK;
+}
+
+lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,
+                             const struct lvc__avro_limit *limits, size_t limits_n,
+                             size_t *consumed, char *errstr, size_t errstr_size)
+{
+	lvc__avro_prog_t *prog = lvc__avro_compile(schema, limits, limits_n, errstr, errstr_size);
+	lvc_err_t err;
+
+	if (prog == NULL) {
+		return LVC_ERR_NOMEM;
+	}
+	err = lvc__avro_check(prog, buf, len, consumed, errstr, errstr_size);
+	lvc__avro_prog_free(prog);
+	return err;
 }

@@ -26,29 +26,46 @@ struct lvc__avro_limit {
 	size_t max_items;
 };
 
+/* A schema compiled for checking; refers to the schema's strings, so it
+ * must not outlive the schema. */
+typedef struct lvc__avro_prog lvc__avro_prog_t;
+
+/* Compiles schema (links resolved, named types once) with item limits for
+ * given array or map schemas (limits_n entries, may be NULL). Returns a
+ * program owned by the caller (lvc__avro_prog_free), or NULL with the
+ * reason in errstr. */
+lvc__avro_prog_t *lvc__avro_compile(avro_schema_t schema, const struct lvc__avro_limit *limits,
+                                    size_t limits_n, char *errstr, size_t errstr_size);
+
+/* Frees prog; accepts NULL. */
+void lvc__avro_prog_free(lvc__avro_prog_t *prog);
+
+/* The fewest bytes a value of the compiled schema can take. */
+size_t lvc__avro_prog_min_size(const lvc__avro_prog_t *prog);
+
 /*
- * Checks that buf[0..len) holds one value of schema: every length and block
- * count within the bytes present, varints at most 5 (int) or 10 (long)
- * bytes and in range, enum and union indexes in range, strings valid UTF-8
- * without NUL bytes, floats, doubles and fixeds complete, array and map
- * block byte sizes equal to what their items take.
+ * Checks that buf[0..len) holds one value of the compiled schema: every
+ * length and block count within the bytes present, varints at most 5 (int)
+ * or 10 (long) bytes and in range, enum and union indexes in range, strings
+ * valid UTF-8 without NUL bytes, floats, doubles and fixeds complete, array
+ * and map block byte sizes equal to what their items take, item limits.
  *
- * limits (limits_n entries, may be NULL) cap the items of given array or
- * map schemas. consumed NULL: trailing bytes are refused; otherwise
- * *consumed is set to the bytes the value takes and trailing bytes are
- * allowed.
+ * consumed NULL: trailing bytes are refused; otherwise *consumed is set to
+ * the bytes the value takes and trailing bytes are allowed.
  *
  * Returns LVC_OK; LVC_ERR_DECODE for malformed bytes, LVC_ERR_RANGE for an
  * item limit exceeded, with the path and the values in errstr, e.g.
  * "Trade.instrument: string length 209715200 exceeds the 12 bytes left".
- * Allocates nothing.
+ * Allocates nothing; prog may be shared by threads.
  */
+lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t len,
+                          size_t *consumed, char *errstr, size_t errstr_size);
+
+/* lvc__avro_compile + lvc__avro_check + lvc__avro_prog_free, for one-off
+ * checks (a container file's header). */
 lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,
                              const struct lvc__avro_limit *limits, size_t limits_n,
                              size_t *consumed, char *errstr, size_t errstr_size);
-
-/* The fewest bytes a value of schema can take (0 for null). */
-size_t lvc__avro_min_size(avro_schema_t schema);
 
 /* Reads one zigzag varint long at *p (end excluded) into *out and advances
  * *p. Returns LVC_OK or LVC_ERR_DECODE (truncated, longer than 10 bytes or

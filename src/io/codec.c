@@ -452,6 +452,7 @@ static void lvc__rec_done(struct lvc__rec *rec)
 	if (rec->schema != NULL) {
 		avro_schema_decref(rec->schema);
 	}
+	lvc__avro_prog_free(rec->prog);
 	free(rec->buf);
 	memset(rec, 0, sizeof(*rec));
 }
@@ -500,6 +501,15 @@ lvc_codec_t *lvc_codec_new(char *errstr, size_t errstr_size)
 	lim->limits[1].schema = comps;
 	lim->limits[1].max_items = LVC_MAX_COMPONENTS;
 	lim->limits_n = 2;
+	for (int t = 0; t < LVC_REC__COUNT; t++) {
+		struct lvc__rec *rec = &codec->rec[t];
+
+		rec->prog =
+		    lvc__avro_compile(rec->schema, rec->limits, rec->limits_n, errstr, errstr_size);
+		if (rec->prog == NULL) {
+			goto fail;
+		}
+	}
 	return codec;
 fail:
 	lvc_codec_destroy(codec);
@@ -712,8 +722,7 @@ static lvc_err_t lvc__read(struct lvc__rec *rec, avro_value_t *dst, const void *
 	lvc_err_t err;
 	int rc;
 
-	err = lvc__avro_validate(rec->schema, buf, len, rec->limits, rec->limits_n, NULL, errstr,
-	                         errstr_size);
+	err = lvc__avro_check(rec->prog, buf, len, NULL, errstr, errstr_size);
 	if (err != LVC_OK) {
 		return err;
 	}
@@ -1025,18 +1034,19 @@ lvc_err_t lvc_codec_decode_limit(lvc_codec_t *codec, const void *buf, size_t len
 			                          t->maintenance_deduction };
 
 		for (int f = 0; f < LVC__TI__N; f++) {
-			snprintf(field, sizeof(field), "tiers[%zu].%s", i, tier_names[f]);
-			if ((err = lvc__need_number("LeverageLimit", field, vals[f], errstr,
-			                            errstr_size)) != LVC_OK) {
-				return err;
+			/* The field name is formatted only for the message. */
+			if (isnan(vals[f])) {
+				snprintf(field, sizeof(field), "tiers[%zu].%s", i, tier_names[f]);
+				return lvc__need_number("LeverageLimit", field, vals[f], errstr,
+				                        errstr_size);
 			}
 		}
 	}
 	for (size_t i = 0; i < out->components_n; i++) {
-		snprintf(field, sizeof(field), "components[%zu].sigma_ann", i);
-		if ((err = lvc__need_number("LeverageLimit", field, out->components[i].sigma_ann,
-		                            errstr, errstr_size)) != LVC_OK) {
-			return err;
+		if (isnan(out->components[i].sigma_ann)) {
+			snprintf(field, sizeof(field), "components[%zu].sigma_ann", i);
+			return lvc__need_number("LeverageLimit", field,
+			                        out->components[i].sigma_ann, errstr, errstr_size);
 		}
 	}
 	return LVC_OK;

@@ -551,8 +551,7 @@ lvc_err_t lvc_avro_writer_append(lvc_avro_writer_t *w, const void *buf, size_t l
 	/* A container file must hold only well-formed records; values are not
 	 * checked, so that tests can write the poison that replay must
 	 * dead-letter. */
-	err = lvc__avro_validate(rec->schema, buf, len, rec->limits, rec->limits_n, NULL, errstr,
-	                         errstr_size);
+	err = lvc__avro_check(rec->prog, buf, len, NULL, errstr, errstr_size);
 	if (err != LVC_OK) {
 		return err;
 	}

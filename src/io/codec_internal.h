@@ -44,6 +44,7 @@ struct lvc__rec {
 	int idx[LVC__MAX_FIELDS]; /* schema field index of each of our fields */
 	struct lvc__avro_limit limits[2];
 	size_t limits_n;
+	lvc__avro_prog_t *prog; /* the schema compiled for lvc__avro_check */
 };
 
 struct lvc_codec_s {
