@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "app/inputs.h"
+#include "app/jsonl.h"
 #include "app/pipeline.h"
 #include "app/stage.h"
 #include "io/codec.h"
@@ -63,7 +64,7 @@ static json_t *json_bytes_text(const void *p, size_t n)
 static int write_jsonl(replay_t *r, const lvc_outrec_t *out)
 {
 	json_t *line = json_object(), *headers = json_object(), *value = NULL;
-	char why[512], *text;
+	char why[512];
 	int rc = -1;
 
 	if (out->kind == LVC_OUT_DEAD_LETTER) {
@@ -89,11 +90,9 @@ static int write_jsonl(replay_t *r, const lvc_outrec_t *out)
 		json_object_set_new(headers, "levcal-error", json_string(out->error));
 	}
 	json_object_set(line, "headers", headers);
-	text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-	if (text != NULL && fputs(text, r->out) >= 0 && fputc('\n', r->out) != EOF) {
+	if (lvc_json_write(r->out, line) == 0 && fputc('\n', r->out) != EOF) {
 		rc = 0;
 	}
-	free(text);
 done:
 	json_decref(headers);
 	json_decref(line);
