@@ -11,8 +11,8 @@
  * (1 + mmr_i) with K = E + C / a; the tier i is the one holding the
  * notional a L. The level then depends only on the position's current level
  * and on distance = |ln(m / L)| / sigma_h, monotone in L. So every ready
- * instrument keeps one red-black tree per (side, class, level) ordered by
- * key, and invariant (I) holds between calls: every member of a level tree
+ * instrument keeps one B+tree of (key, position) per (side, class, level),
+ * and invariant (I) holds between calls: every member of a level tree
  * is stable, i.e. re-evaluating it would give its current level. A tick
  * only moves the thresholds in price space; the members that must worsen
  * lie at one end of their tree and those that may improve (past the
@@ -127,6 +127,7 @@ typedef struct bk_eval_s {
 struct lvc_book_s {
 	lvc_book_conf_t conf;
 	lvc__bpool_t pool;
+	lvc__bnpool_t npool; /* tree nodes */
 	bk_ins_t *ins;
 	uint32_t ins_n;
 	uint32_t ins_cap;
@@ -143,6 +144,8 @@ struct lvc_book_s {
 	bk_chunk_t *chunks;
 	uint32_t *scratch;
 	size_t scratch_cap;
+	uint32_t *cand; /* candidates of one tree scan */
+	size_t cand_cap;
 	lvc_warning_t *queue;
 	size_t queue_n;
 	size_t queue_cap;
@@ -778,22 +781,26 @@ static lvc__btree_t *tree_of(bk_ins_t *ins, const lvc__bpos_t *p)
 	                 [(p->flags & LVC__F_TIERED) ? CLS_TIER : CLS_T0][p->level];
 }
 
-static void tree_add(lvc_book_t *book, bk_ins_t *ins, uint32_t idx)
+static lvc_err_t tree_add(lvc_book_t *book, bk_ins_t *ins, uint32_t idx)
 {
 	lvc__bpos_t *p = POS(book, idx);
+	lvc_err_t err = lvc__btree_insert(&book->npool, tree_of(ins, p), p->key, idx);
 
-	lvc__btree_insert(&book->pool, tree_of(ins, p), idx);
+	if (err != LVC_OK) {
+		return err;
+	}
 	set_where(book, p, LVC__W_TREE);
 	if (p->flags & LVC__F_TIERED) {
 		book->n_tiered++;
 	}
+	return LVC_OK;
 }
 
 static void tree_del(lvc_book_t *book, bk_ins_t *ins, uint32_t idx)
 {
 	lvc__bpos_t *p = POS(book, idx);
 
-	lvc__btree_remove(&book->pool, tree_of(ins, p), idx);
+	(void)lvc__btree_remove(&book->npool, tree_of(ins, p), p->key, idx);
 	set_where(book, p, LVC__W_NONE);
 	if (p->flags & LVC__F_TIERED) {
 		book->n_tiered--;
@@ -867,16 +874,17 @@ static lvc_err_t iso_place(lvc_book_t *book, bk_ins_t *ins, uint32_t idx, int64_
 	lvc_level_t old = (lvc_level_t)p->level;
 	lvc_level_t nl;
 	bk_eval_t ev;
+	lvc_err_t err;
 
 	iso_classify(ins, p);
 	iso_eval(book, ins, p, &ev);
 	nl = next_level(&ins->warn, old, ev.liq, ev.dist);
 	p->level = (uint8_t)nl;
-	tree_add(book, ins, idx);
-	if (nl != old) {
-		return queue_warning(book, p, ts_us, old, &ev);
+	err = tree_add(book, ins, idx);
+	if (err == LVC_OK && nl != old) {
+		err = queue_warning(book, p, ts_us, old, &ev);
 	}
-	return LVC_OK;
+	return err;
 }
 
 /* Re-evaluates a tree member; moves it to its new level's tree. */
@@ -886,6 +894,7 @@ static lvc_err_t iso_reeval(lvc_book_t *book, bk_ins_t *ins, uint32_t idx, int64
 	lvc_level_t old = (lvc_level_t)p->level;
 	lvc_level_t nl;
 	bk_eval_t ev;
+	lvc_err_t err;
 
 	iso_eval(book, ins, p, &ev);
 	nl = next_level(&ins->warn, old, ev.liq, ev.dist);
@@ -894,7 +903,10 @@ static lvc_err_t iso_reeval(lvc_book_t *book, bk_ins_t *ins, uint32_t idx, int64
 	}
 	tree_del(book, ins, idx);
 	p->level = (uint8_t)nl;
-	tree_add(book, ins, idx);
+	err = tree_add(book, ins, idx);
+	if (err != LVC_OK) {
+		return err;
+	}
 	return queue_warning(book, p, ts_us, old, &ev);
 }
 
@@ -940,38 +952,41 @@ static void ins_factors(bk_ins_t *ins)
 	}
 }
 
-/* Re-evaluates the members beyond bound from the top end of t down. */
-static lvc_err_t scan_down(lvc_book_t *book, bk_ins_t *ins, const lvc__btree_t *t, double bound,
-                           int64_t ts_us)
+/* Re-evaluates the members of t beyond bound: those with key > bound from
+ * the top end down (down = 1), or key < bound from the bottom end up. The
+ * candidates are collected first, reading keys from the leaves only, since
+ * re-evaluating one moves it to another tree; the others stay in t. */
+static lvc_err_t scan(lvc_book_t *book, bk_ins_t *ins, const lvc__btree_t *t, double bound,
+                      int down, int64_t ts_us)
 {
-	uint32_t idx = t->max;
+	const lvc__bnpool_t *np = &book->npool;
+	lvc__bcur_t c = down ? lvc__btree_last(np, t) : lvc__btree_first(np, t);
+	size_t n = 0;
+	lvc_err_t err;
 
-	while (idx != LVC__BNIL && POS(book, idx)->key > bound) {
-		uint32_t prev = lvc__btree_prev(&book->pool, idx);
-		lvc_err_t err = iso_reeval(book, ins, idx, ts_us);
+	while (c.leaf != 0) {
+		double k = lvc__bcur_key(np, c);
 
+		if (down ? !(k > bound) : !(k < bound)) {
+			break;
+		}
+		err = bk_grow(book, (void **)&book->cand, &book->cand_cap, n + 1,
+		              sizeof(*book->cand));
 		if (err != LVC_OK) {
 			return err;
 		}
-		idx = prev;
+		book->cand[n++] = lvc__bcur_id(np, c);
+		if (down) {
+			lvc__btree_prev(np, &c);
+		} else {
+			lvc__btree_next(np, &c);
+		}
 	}
-	return LVC_OK;
-}
-
-/* Re-evaluates the members below bound from the bottom end of t up. */
-static lvc_err_t scan_up(lvc_book_t *book, bk_ins_t *ins, const lvc__btree_t *t, double bound,
-                         int64_t ts_us)
-{
-	uint32_t idx = t->min;
-
-	while (idx != LVC__BNIL && POS(book, idx)->key < bound) {
-		uint32_t next = lvc__btree_next(&book->pool, idx);
-		lvc_err_t err = iso_reeval(book, ins, idx, ts_us);
-
+	for (size_t i = 0; i < n; i++) {
+		err = iso_reeval(book, ins, book->cand[i], ts_us);
 		if (err != LVC_OK) {
 			return err;
 		}
-		idx = next;
 	}
 	return LVC_OK;
 }
@@ -996,19 +1011,19 @@ static lvc_err_t ins_rescan(lvc_book_t *book, bk_ins_t *ins, int64_t ts_us)
 				}
 				if (side == SIDE_LONG) {
 					if (l < LVC_LEVEL_LIQUIDATE && t->max_key > bw) {
-						err = scan_down(book, ins, t, bw, ts_us);
+						err = scan(book, ins, t, bw, 1, ts_us);
 					}
 					if (err == LVC_OK && l > LVC_LEVEL_CLEAR && t->n > 0 &&
 					    t->min_key < bi) {
-						err = scan_up(book, ins, t, bi, ts_us);
+						err = scan(book, ins, t, bi, 0, ts_us);
 					}
 				} else {
 					if (l < LVC_LEVEL_LIQUIDATE && t->min_key < bw) {
-						err = scan_up(book, ins, t, bw, ts_us);
+						err = scan(book, ins, t, bw, 0, ts_us);
 					}
 					if (err == LVC_OK && l > LVC_LEVEL_CLEAR && t->n > 0 &&
 					    t->max_key > bi) {
-						err = scan_down(book, ins, t, bi, ts_us);
+						err = scan(book, ins, t, bi, 1, ts_us);
 					}
 				}
 				if (err != LVC_OK) {
@@ -1044,12 +1059,12 @@ static lvc_err_t ins_collect(lvc_book_t *book, bk_ins_t *ins, int c0, int c1, si
 		for (int cls = c0; cls <= c1; cls++) {
 			for (int l = 0; l < NLEV; l++) {
 				lvc__btree_t *t = &ins->tree[side][cls][l];
+				lvc__bcur_t c = lvc__btree_first(&book->npool, t);
 
-				for (uint32_t i = t->min; i != LVC__BNIL;
-				     i = lvc__btree_next(&book->pool, i)) {
-					book->scratch[k++] = i;
+				for (; c.leaf != 0; lvc__btree_next(&book->npool, &c)) {
+					book->scratch[k++] = lvc__bcur_id(&book->npool, c);
 				}
-				lvc__btree_init(t);
+				lvc__btree_clear(&book->npool, t);
 			}
 		}
 	}
@@ -1396,6 +1411,7 @@ lvc_book_t *lvc_book_new(const lvc_book_conf_t *conf, char *errstr, size_t errst
 	book->bytes = sizeof(*book);
 	book->conf = *conf;
 	if (lvc__bpool_init(&book->pool, conf->positions_hint) != LVC_OK ||
+	    lvc__bnpool_init(&book->npool) != LVC_OK ||
 	    slots_new(book, 16, &book->ins_slots, &book->ins_mask) != LVC_OK ||
 	    slots_new(book, conf->accounts_hint, &book->acc_slots, &book->acc_mask) != LVC_OK ||
 	    slots_new(book, conf->positions_hint, &book->pos_slots, &book->pos_mask) != LVC_OK) {
@@ -1425,12 +1441,14 @@ void lvc_book_destroy(lvc_book_t *book)
 		c = next;
 	}
 	free(book->queue);
+	free(book->cand);
 	free(book->scratch);
 	free(book->pos_slots);
 	free(book->acc_slots);
 	free(book->acc);
 	free(book->ins_slots);
 	free(book->ins);
+	lvc__bnpool_destroy(&book->npool);
 	lvc__bpool_destroy(&book->pool);
 	free(book);
 }
@@ -1861,7 +1879,7 @@ void lvc_book_stats(const lvc_book_t *book, lvc_book_stats_t *out)
 	out->positions_dormant = book->n_where[LVC__W_NONE];
 	out->accounts = book->acc_n;
 	out->instruments = book->ins_n;
-	out->bytes = book->bytes + book->pool.bytes;
+	out->bytes = book->bytes + book->pool.bytes + book->npool.bytes;
 	out->marks = book->marks;
 	out->marks_late = book->marks_late;
 	out->evaluations = book->evaluations;

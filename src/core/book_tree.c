@@ -1,28 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The position book's storage: a slab pool of 64-byte position records named
- * by 32-bit indices, and an intrusive red-black tree over those records
- * ordered by (key, index). The tree is the textbook one (Cormen et al.,
- * "Introduction to Algorithms", 3rd ed., ch. 13) with index 0 as the shared
- * black sentinel; its links live in the record (link[0] left, link[1] right,
- * link[2] parent), so membership costs no allocation and 12 bytes.
+ * by 32-bit indices, and B+trees of (key, index) entries whose 1040-byte
+ * nodes come from a second slab pool. Entries are ordered by key, ties by
+ * index, so that the order is total and removal finds its entry exactly.
  *
- * Invariants: the sentinel is black and never a member; every member has the
- * F_USED flag and a finite key; t->min / t->max are the first and last
- * member and t->min_key / t->max_key their keys. Removal relinks nodes and
- * never moves a record, so an index saved by a caller iterating the tree
- * stays valid. Load: a million members per book, O(log n) per insert and
- * removal, O(1) to read either end.
+ * Invariants of a tree: every leaf is at depth height - 1 and holds 1..64
+ * entries in order; leaves are doubly linked in order from t->first to
+ * t->last; an inner node holds 1..64 children, and every entry under
+ * child[j] is >= (key[j], id[j]) for j >= 1 and < (key[j + 1], id[j + 1]).
+ * Separators are lower bounds that may be stale after removals, which the
+ * descent tolerates. A node is freed when it becomes empty and never merged
+ * (free-at-empty), and a root with one child is replaced by that child.
+ * t->min_key / t->max_key are the first and last key. Load: a million
+ * entries per book; O(log_64 n) nodes per insert or removal (four or five
+ * at a million), O(1) to read either end. Inserting past the last entry of
+ * the last leaf (or before the first) starts a new leaf instead of halving
+ * the full one, so that trees built in order are full.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/book_int.h"
 
-#define NODE(i)  lvc__bpos(pool, (i))
-#define LEFT(i)  (NODE(i)->link[0])
-#define RIGHT(i) (NODE(i)->link[1])
-#define PAR(i)   (NODE(i)->link[2])
+#define NODE(i)     lvc__bpos(pool, (i))
+#define BN(i)       lvc__bnode(np, (i))
+#define NSLAB_SHIFT 8
+#define NSLAB_SIZE  (1u << NSLAB_SHIFT)
+#define MAX_HEIGHT  12 /* 64^12 entries: never reached */
 
 lvc_err_t lvc__bpool_init(lvc__bpool_t *pool, size_t hint)
 {
@@ -39,7 +44,7 @@ lvc_err_t lvc__bpool_init(lvc__bpool_t *pool, size_t hint)
 	}
 	pool->slabs_cap = cap;
 	pool->bytes = cap * sizeof(*pool->slabs);
-	/* The first record is the sentinel: take it and do not count it. */
+	/* Record 0 means "none": take it and do not count it. */
 	if (lvc__bpool_alloc(pool, &idx) != LVC_OK) {
 		return LVC_ERR_NOMEM;
 	}
@@ -109,399 +114,510 @@ void lvc__bpool_free(lvc__bpool_t *pool, uint32_t idx)
 	pool->used--;
 }
 
+lvc_err_t lvc__bnpool_init(lvc__bnpool_t *np)
+{
+	memset(np, 0, sizeof(*np));
+	np->slabs_cap = 4;
+	np->slabs = calloc(np->slabs_cap, sizeof(*np->slabs));
+	if (np->slabs == NULL) {
+		return LVC_ERR_NOMEM;
+	}
+	np->bytes = np->slabs_cap * sizeof(*np->slabs);
+	return LVC_OK;
+}
+
+void lvc__bnpool_destroy(lvc__bnpool_t *np)
+{
+	if (np->slabs == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < np->slabs_n; i++) {
+		free(np->slabs[i]);
+	}
+	free(np->slabs);
+	memset(np, 0, sizeof(*np));
+}
+
+/* Makes sure k nodes can be taken without failing, so that a split never
+ * stops halfway. */
+static lvc_err_t np_reserve(lvc__bnpool_t *np, size_t k)
+{
+	while (np->free_n < k) {
+		lvc__bnode_t *slab;
+		uint32_t base;
+
+		if (np->slabs_n == np->slabs_cap) {
+			size_t cap = np->slabs_cap * 2;
+			lvc__bnode_t **s = realloc(np->slabs, cap * sizeof(*s));
+
+			if (s == NULL) {
+				return LVC_ERR_NOMEM;
+			}
+			np->bytes += (cap - np->slabs_cap) * sizeof(*s);
+			np->slabs = s;
+			np->slabs_cap = cap;
+		}
+		if (np->slabs_n >= (UINT32_MAX >> NSLAB_SHIFT)) {
+			return LVC_ERR_RANGE;
+		}
+		slab = malloc(NSLAB_SIZE * sizeof(*slab));
+		if (slab == NULL) {
+			return LVC_ERR_NOMEM;
+		}
+		np->bytes += NSLAB_SIZE * sizeof(*slab);
+		base = (uint32_t)(np->slabs_n << NSLAB_SHIFT);
+		np->slabs[np->slabs_n++] = slab;
+		/* Node 0 stays unused: it means "none". */
+		for (uint32_t i = NSLAB_SIZE; i-- > (base == 0 ? 1u : 0u);) {
+			slab[i].next = np->free_head;
+			np->free_head = base + i;
+			np->free_n++;
+		}
+	}
+	return LVC_OK;
+}
+
+static uint32_t np_take(lvc__bnpool_t *np, int leaf)
+{
+	uint32_t id = np->free_head;
+	lvc__bnode_t *nd = BN(id);
+
+	np->free_head = nd->next;
+	np->free_n--;
+	np->used++;
+	nd->n = 0;
+	nd->leaf = (uint16_t)leaf;
+	nd->prev = 0;
+	nd->next = 0;
+	return id;
+}
+
+static void np_give(lvc__bnpool_t *np, uint32_t id)
+{
+	BN(id)->next = np->free_head;
+	np->free_head = id;
+	np->free_n++;
+	np->used--;
+}
+
 void lvc__btree_init(lvc__btree_t *t)
 {
 	memset(t, 0, sizeof(*t));
 }
 
-static int is_red(const lvc__bpool_t *pool, uint32_t i)
+/* (ka, ia) < (kb, ib) */
+static int ent_lt(double ka, uint32_t ia, double kb, uint32_t ib)
 {
-	return (NODE(i)->flags & LVC__F_RED) != 0;
+	return ka < kb || (ka == kb && ia < ib);
 }
 
-static void set_red(const lvc__bpool_t *pool, uint32_t i)
+/* In an inner node: the child whose range holds (k, i), i.e. the largest j
+ * with j == 0 or separator j <= (k, i). */
+static uint32_t child_for(const lvc__bnode_t *nd, double k, uint32_t i)
 {
-	NODE(i)->flags |= LVC__F_RED;
-}
+	uint32_t lo = 1;
+	uint32_t hi = nd->n; /* first separator > (k, i) is in [lo, hi] */
 
-static void set_black(const lvc__bpool_t *pool, uint32_t i)
-{
-	NODE(i)->flags &= (uint8_t)~LVC__F_RED;
-}
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
 
-/* (key, index) order: ties on the key are broken by the index so that the
- * order is total and removal never has to search among equals. */
-static int less(const lvc__bpool_t *pool, uint32_t a, uint32_t b)
-{
-	double ka = NODE(a)->key;
-	double kb = NODE(b)->key;
-
-	return ka < kb || (ka == kb && a < b);
-}
-
-static void rotate_left(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t x)
-{
-	uint32_t y = RIGHT(x);
-
-	RIGHT(x) = LEFT(y);
-	if (LEFT(y) != LVC__BNIL) {
-		PAR(LEFT(y)) = x;
-	}
-	PAR(y) = PAR(x);
-	if (PAR(x) == LVC__BNIL) {
-		t->root = y;
-	} else if (x == LEFT(PAR(x))) {
-		LEFT(PAR(x)) = y;
-	} else {
-		RIGHT(PAR(x)) = y;
-	}
-	LEFT(y) = x;
-	PAR(x) = y;
-}
-
-static void rotate_right(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t x)
-{
-	uint32_t y = LEFT(x);
-
-	LEFT(x) = RIGHT(y);
-	if (RIGHT(y) != LVC__BNIL) {
-		PAR(RIGHT(y)) = x;
-	}
-	PAR(y) = PAR(x);
-	if (PAR(x) == LVC__BNIL) {
-		t->root = y;
-	} else if (x == RIGHT(PAR(x))) {
-		RIGHT(PAR(x)) = y;
-	} else {
-		LEFT(PAR(x)) = y;
-	}
-	RIGHT(y) = x;
-	PAR(x) = y;
-}
-
-static void insert_fixup(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t z)
-{
-	while (is_red(pool, PAR(z))) {
-		uint32_t g = PAR(PAR(z));
-
-		if (PAR(z) == LEFT(g)) {
-			uint32_t y = RIGHT(g);
-
-			if (is_red(pool, y)) {
-				set_black(pool, PAR(z));
-				set_black(pool, y);
-				set_red(pool, g);
-				z = g;
-			} else {
-				if (z == RIGHT(PAR(z))) {
-					z = PAR(z);
-					rotate_left(pool, t, z);
-				}
-				set_black(pool, PAR(z));
-				set_red(pool, PAR(PAR(z)));
-				rotate_right(pool, t, PAR(PAR(z)));
-			}
+		if (ent_lt(k, i, nd->key[mid], nd->id[mid])) {
+			hi = mid;
 		} else {
-			uint32_t y = LEFT(g);
-
-			if (is_red(pool, y)) {
-				set_black(pool, PAR(z));
-				set_black(pool, y);
-				set_red(pool, g);
-				z = g;
-			} else {
-				if (z == LEFT(PAR(z))) {
-					z = PAR(z);
-					rotate_right(pool, t, z);
-				}
-				set_black(pool, PAR(z));
-				set_red(pool, PAR(PAR(z)));
-				rotate_left(pool, t, PAR(PAR(z)));
-			}
+			lo = mid + 1;
 		}
 	}
-	set_black(pool, t->root);
+	return lo - 1;
 }
 
-void lvc__btree_insert(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t z)
+/* In a leaf: the first slot whose entry is >= (k, i). */
+static uint32_t slot_for(const lvc__bnode_t *nd, double k, uint32_t i)
 {
-	uint32_t y = LVC__BNIL;
-	uint32_t x = t->root;
+	uint32_t lo = 0;
+	uint32_t hi = nd->n;
 
-	while (x != LVC__BNIL) {
-		y = x;
-		x = less(pool, z, x) ? LEFT(x) : RIGHT(x);
-	}
-	PAR(z) = y;
-	if (y == LVC__BNIL) {
-		t->root = z;
-	} else if (less(pool, z, y)) {
-		LEFT(y) = z;
-	} else {
-		RIGHT(y) = z;
-	}
-	LEFT(z) = LVC__BNIL;
-	RIGHT(z) = LVC__BNIL;
-	set_red(pool, z);
-	insert_fixup(pool, t, z);
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
 
+		if (ent_lt(nd->key[mid], nd->id[mid], k, i)) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
+static void ends_update(const lvc__bnpool_t *np, lvc__btree_t *t)
+{
 	if (t->n == 0) {
-		t->min = z;
-		t->max = z;
-	} else {
-		if (less(pool, z, t->min)) {
-			t->min = z;
-		}
-		if (less(pool, t->max, z)) {
-			t->max = z;
-		}
-	}
-	t->n++;
-	t->min_key = NODE(t->min)->key;
-	t->max_key = NODE(t->max)->key;
-}
-
-static uint32_t subtree_min(const lvc__bpool_t *pool, uint32_t x)
-{
-	while (LEFT(x) != LVC__BNIL) {
-		x = LEFT(x);
-	}
-	return x;
-}
-
-static uint32_t subtree_max(const lvc__bpool_t *pool, uint32_t x)
-{
-	while (RIGHT(x) != LVC__BNIL) {
-		x = RIGHT(x);
-	}
-	return x;
-}
-
-uint32_t lvc__btree_next(const lvc__bpool_t *pool, uint32_t x)
-{
-	uint32_t y;
-
-	if (RIGHT(x) != LVC__BNIL) {
-		return subtree_min(pool, RIGHT(x));
-	}
-	y = PAR(x);
-	while (y != LVC__BNIL && x == RIGHT(y)) {
-		x = y;
-		y = PAR(y);
-	}
-	return y;
-}
-
-uint32_t lvc__btree_prev(const lvc__bpool_t *pool, uint32_t x)
-{
-	uint32_t y;
-
-	if (LEFT(x) != LVC__BNIL) {
-		return subtree_max(pool, LEFT(x));
-	}
-	y = PAR(x);
-	while (y != LVC__BNIL && x == LEFT(y)) {
-		x = y;
-		y = PAR(y);
-	}
-	return y;
-}
-
-/* Puts v where u was; v may be the sentinel, whose parent is then set (the
- * delete fixup reads it). */
-static void transplant(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t u, uint32_t v)
-{
-	if (PAR(u) == LVC__BNIL) {
-		t->root = v;
-	} else if (u == LEFT(PAR(u))) {
-		LEFT(PAR(u)) = v;
-	} else {
-		RIGHT(PAR(u)) = v;
-	}
-	PAR(v) = PAR(u);
-}
-
-static void delete_fixup(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t x)
-{
-	while (x != t->root && !is_red(pool, x)) {
-		if (x == LEFT(PAR(x))) {
-			uint32_t w = RIGHT(PAR(x));
-
-			if (is_red(pool, w)) {
-				set_black(pool, w);
-				set_red(pool, PAR(x));
-				rotate_left(pool, t, PAR(x));
-				w = RIGHT(PAR(x));
-			}
-			if (!is_red(pool, LEFT(w)) && !is_red(pool, RIGHT(w))) {
-				set_red(pool, w);
-				x = PAR(x);
-			} else {
-				if (!is_red(pool, RIGHT(w))) {
-					set_black(pool, LEFT(w));
-					set_red(pool, w);
-					rotate_right(pool, t, w);
-					w = RIGHT(PAR(x));
-				}
-				if (is_red(pool, PAR(x))) {
-					set_red(pool, w);
-				} else {
-					set_black(pool, w);
-				}
-				set_black(pool, PAR(x));
-				set_black(pool, RIGHT(w));
-				rotate_left(pool, t, PAR(x));
-				x = t->root;
-			}
-		} else {
-			uint32_t w = LEFT(PAR(x));
-
-			if (is_red(pool, w)) {
-				set_black(pool, w);
-				set_red(pool, PAR(x));
-				rotate_right(pool, t, PAR(x));
-				w = LEFT(PAR(x));
-			}
-			if (!is_red(pool, RIGHT(w)) && !is_red(pool, LEFT(w))) {
-				set_red(pool, w);
-				x = PAR(x);
-			} else {
-				if (!is_red(pool, LEFT(w))) {
-					set_black(pool, RIGHT(w));
-					set_red(pool, w);
-					rotate_left(pool, t, w);
-					w = LEFT(PAR(x));
-				}
-				if (is_red(pool, PAR(x))) {
-					set_red(pool, w);
-				} else {
-					set_black(pool, w);
-				}
-				set_black(pool, PAR(x));
-				set_black(pool, LEFT(w));
-				rotate_right(pool, t, PAR(x));
-				x = t->root;
-			}
-		}
-	}
-	set_black(pool, x);
-}
-
-void lvc__btree_remove(lvc__bpool_t *pool, lvc__btree_t *t, uint32_t z)
-{
-	uint32_t x;
-	uint32_t y = z;
-	int y_was_red = is_red(pool, y);
-
-	/* The cached ends move inward first, while z still links to them. */
-	if (t->n == 1) {
-		t->min = LVC__BNIL;
-		t->max = LVC__BNIL;
-	} else {
-		if (z == t->min) {
-			t->min = lvc__btree_next(pool, z);
-		}
-		if (z == t->max) {
-			t->max = lvc__btree_prev(pool, z);
-		}
-	}
-
-	if (LEFT(z) == LVC__BNIL) {
-		x = RIGHT(z);
-		transplant(pool, t, z, RIGHT(z));
-	} else if (RIGHT(z) == LVC__BNIL) {
-		x = LEFT(z);
-		transplant(pool, t, z, LEFT(z));
-	} else {
-		y = subtree_min(pool, RIGHT(z));
-		y_was_red = is_red(pool, y);
-		x = RIGHT(y);
-		if (PAR(y) == z) {
-			PAR(x) = y;
-		} else {
-			transplant(pool, t, y, RIGHT(y));
-			RIGHT(y) = RIGHT(z);
-			PAR(RIGHT(y)) = y;
-		}
-		transplant(pool, t, z, y);
-		LEFT(y) = LEFT(z);
-		PAR(LEFT(y)) = y;
-		if (is_red(pool, z)) {
-			set_red(pool, y);
-		} else {
-			set_black(pool, y);
-		}
-	}
-	if (!y_was_red) {
-		delete_fixup(pool, t, x);
-	}
-	set_black(pool, LVC__BNIL);
-
-	LEFT(z) = LVC__BNIL;
-	RIGHT(z) = LVC__BNIL;
-	PAR(z) = LVC__BNIL;
-	set_black(pool, z);
-	t->n--;
-	if (t->n == 0) {
-		t->root = LVC__BNIL;
 		t->min_key = 0.0;
 		t->max_key = 0.0;
-	} else {
-		t->min_key = NODE(t->min)->key;
-		t->max_key = NODE(t->max)->key;
+		return;
 	}
+	t->min_key = BN(t->first)->key[0];
+	t->max_key = BN(t->last)->key[BN(t->last)->n - 1];
 }
 
-/* Black height of the subtree at x, or -1; counts members into *n. */
-static int check_node(const lvc__bpool_t *pool, uint32_t x, uint32_t parent, uint32_t *n)
+/* Opens slot s of node nd (n < FAN) and writes the entry there. */
+static void node_put(lvc__bnode_t *nd, uint32_t s, double k, uint32_t i, uint32_t child)
 {
-	int hl;
-	int hr;
+	uint32_t m = nd->n - s;
 
-	if (x == LVC__BNIL) {
-		return 1;
+	memmove(&nd->key[s + 1], &nd->key[s], m * sizeof(nd->key[0]));
+	memmove(&nd->id[s + 1], &nd->id[s], m * sizeof(nd->id[0]));
+	if (!nd->leaf) {
+		memmove(&nd->child[s + 1], &nd->child[s], m * sizeof(nd->child[0]));
+		nd->child[s] = child;
 	}
-	(*n)++;
-	if (PAR(x) != parent || (NODE(x)->flags & LVC__F_USED) == 0) {
-		return -1;
-	}
-	if (is_red(pool, x) && (is_red(pool, LEFT(x)) || is_red(pool, RIGHT(x)))) {
-		return -1;
-	}
-	if (LEFT(x) != LVC__BNIL && !less(pool, LEFT(x), x)) {
-		return -1;
-	}
-	if (RIGHT(x) != LVC__BNIL && !less(pool, x, RIGHT(x))) {
-		return -1;
-	}
-	hl = check_node(pool, LEFT(x), x, n);
-	hr = check_node(pool, RIGHT(x), x, n);
-	if (hl < 0 || hr < 0 || hl != hr) {
-		return -1;
-	}
-	return hl + (is_red(pool, x) ? 0 : 1);
+	nd->key[s] = k;
+	nd->id[s] = i;
+	nd->n++;
 }
 
-int lvc__btree_check(const lvc__bpool_t *pool, const lvc__btree_t *t)
+/* Closes slot s of node nd. */
+static void node_cut(lvc__bnode_t *nd, uint32_t s)
 {
+	uint32_t m = nd->n - s - 1;
+
+	memmove(&nd->key[s], &nd->key[s + 1], m * sizeof(nd->key[0]));
+	memmove(&nd->id[s], &nd->id[s + 1], m * sizeof(nd->id[0]));
+	if (!nd->leaf) {
+		memmove(&nd->child[s], &nd->child[s + 1], m * sizeof(nd->child[0]));
+	}
+	nd->n--;
+}
+
+/* Moves slots [from, n) of a into the empty node b. */
+static void node_move_tail(lvc__bnode_t *a, lvc__bnode_t *b, uint32_t from)
+{
+	uint32_t m = a->n - from;
+
+	memcpy(b->key, &a->key[from], m * sizeof(a->key[0]));
+	memcpy(b->id, &a->id[from], m * sizeof(a->id[0]));
+	if (!a->leaf) {
+		memcpy(b->child, &a->child[from], m * sizeof(a->child[0]));
+	}
+	b->n = (uint16_t)m;
+	a->n = (uint16_t)from;
+}
+
+lvc_err_t lvc__btree_insert(lvc__bnpool_t *np, lvc__btree_t *t, double k, uint32_t i)
+{
+	uint32_t path[MAX_HEIGHT];
+	uint32_t slot[MAX_HEIGHT];
+	uint32_t node;
+	uint32_t s;
+	uint32_t up_child = 0;
+	double up_key = 0.0;
+	uint32_t up_id = 0;
+	lvc__bnode_t *nd;
+	lvc_err_t err;
+	int level;
+
+	if (t->height + 1 >= MAX_HEIGHT) {
+		return LVC_ERR_RANGE;
+	}
+	err = np_reserve(np, t->height + 2);
+	if (err != LVC_OK) {
+		return err;
+	}
+	if (t->root == 0) {
+		t->root = np_take(np, 1);
+		t->first = t->root;
+		t->last = t->root;
+		t->height = 1;
+	}
+	node = t->root;
+	for (level = 0; level + 1 < (int)t->height; level++) {
+		path[level] = node;
+		slot[level] = child_for(BN(node), k, i);
+		node = BN(node)->child[slot[level]];
+	}
+	nd = BN(node);
+	s = slot_for(nd, k, i);
+	if (nd->n < LVC__BT_FAN) {
+		node_put(nd, s, k, i, 0);
+		t->n++;
+		ends_update(np, t);
+		return LVC_OK;
+	}
+
+	/* Split the full leaf. At either end of the tree the new entry starts a
+	 * leaf of its own (sequential builds stay full); elsewhere halve. */
+	{
+		uint32_t r = np_take(np, 1);
+		lvc__bnode_t *rn = BN(r);
+
+		if (s == nd->n && node == t->last) {
+			node_put(rn, 0, k, i, 0);
+		} else if (s == 0 && node == t->first) {
+			/* The new leaf goes to the left: move everything right. */
+			node_move_tail(nd, rn, 0);
+			node_put(nd, 0, k, i, 0);
+		} else {
+			node_move_tail(nd, rn, LVC__BT_FAN / 2);
+			if (s <= LVC__BT_FAN / 2) {
+				node_put(nd, s, k, i, 0);
+			} else {
+				node_put(rn, s - LVC__BT_FAN / 2, k, i, 0);
+			}
+		}
+		rn->prev = node;
+		rn->next = nd->next;
+		if (nd->next != 0) {
+			BN(nd->next)->prev = r;
+		} else {
+			t->last = r;
+		}
+		nd->next = r;
+		up_child = r;
+		up_key = rn->key[0];
+		up_id = rn->id[0];
+	}
+
+	/* Insert the separator of the new right node into the parents. */
+	for (level = (int)t->height - 2; level >= 0; level--) {
+		lvc__bnode_t *pn = BN(path[level]);
+		uint32_t ps = slot[level] + 1;
+
+		if (pn->n < LVC__BT_FAN) {
+			node_put(pn, ps, up_key, up_id, up_child);
+			up_child = 0;
+			break;
+		}
+		{
+			uint32_t q = np_take(np, 0);
+			lvc__bnode_t *qn = BN(q);
+			uint32_t half = LVC__BT_FAN / 2;
+
+			node_move_tail(pn, qn, half);
+			if (ps <= half) {
+				node_put(pn, ps, up_key, up_id, up_child);
+			} else {
+				node_put(qn, ps - half, up_key, up_id, up_child);
+			}
+			up_child = q;
+			up_key = qn->key[0];
+			up_id = qn->id[0];
+		}
+	}
+	if (up_child != 0) {
+		/* The root split: a new root above both halves. */
+		uint32_t nr = np_take(np, 0);
+		lvc__bnode_t *rn = BN(nr);
+
+		rn->n = 2;
+		rn->child[0] = t->root;
+		rn->key[0] = 0.0;
+		rn->id[0] = 0;
+		rn->child[1] = up_child;
+		rn->key[1] = up_key;
+		rn->id[1] = up_id;
+		t->root = nr;
+		t->height++;
+	}
+	t->n++;
+	ends_update(np, t);
+	return LVC_OK;
+}
+
+int lvc__btree_remove(lvc__bnpool_t *np, lvc__btree_t *t, double k, uint32_t i)
+{
+	uint32_t path[MAX_HEIGHT];
+	uint32_t slot[MAX_HEIGHT];
+	uint32_t node;
+	uint32_t s;
+	lvc__bnode_t *nd;
+	int level;
+
+	if (t->root == 0) {
+		return 0;
+	}
+	node = t->root;
+	for (level = 0; level + 1 < (int)t->height; level++) {
+		path[level] = node;
+		slot[level] = child_for(BN(node), k, i);
+		node = BN(node)->child[slot[level]];
+	}
+	nd = BN(node);
+	s = slot_for(nd, k, i);
+	if (s >= nd->n || nd->key[s] != k || nd->id[s] != i) {
+		return 0;
+	}
+	node_cut(nd, s);
+	t->n--;
+	if (nd->n == 0) {
+		/* Free the empty leaf, then every ancestor left without children. */
+		if (nd->prev != 0) {
+			BN(nd->prev)->next = nd->next;
+		} else {
+			t->first = nd->next;
+		}
+		if (nd->next != 0) {
+			BN(nd->next)->prev = nd->prev;
+		} else {
+			t->last = nd->prev;
+		}
+		np_give(np, node);
+		for (level = (int)t->height - 2; level >= 0; level--) {
+			lvc__bnode_t *pn = BN(path[level]);
+
+			node_cut(pn, slot[level]);
+			if (pn->n > 0) {
+				break;
+			}
+			np_give(np, path[level]);
+		}
+		if (t->n == 0) {
+			lvc__btree_init(t);
+			return 1;
+		}
+		while (t->height > 1 && BN(t->root)->n == 1) {
+			uint32_t old = t->root;
+
+			t->root = BN(old)->child[0];
+			np_give(np, old);
+			t->height--;
+		}
+	}
+	ends_update(np, t);
+	return 1;
+}
+
+static void clear_node(lvc__bnpool_t *np, uint32_t node, uint32_t height)
+{
+	if (height > 1) {
+		for (uint32_t j = 0; j < BN(node)->n; j++) {
+			clear_node(np, BN(node)->child[j], height - 1);
+		}
+	}
+	np_give(np, node);
+}
+
+void lvc__btree_clear(lvc__bnpool_t *np, lvc__btree_t *t)
+{
+	if (t->root != 0) {
+		clear_node(np, t->root, t->height);
+	}
+	lvc__btree_init(t);
+}
+
+lvc__bcur_t lvc__btree_first(const lvc__bnpool_t *np, const lvc__btree_t *t)
+{
+	lvc__bcur_t c = { t->first, 0 };
+
+	(void)np;
+	return c;
+}
+
+lvc__bcur_t lvc__btree_last(const lvc__bnpool_t *np, const lvc__btree_t *t)
+{
+	lvc__bcur_t c = { t->last, 0 };
+
+	if (t->last != 0) {
+		c.pos = BN(t->last)->n - 1u;
+	}
+	return c;
+}
+
+void lvc__btree_next(const lvc__bnpool_t *np, lvc__bcur_t *c)
+{
+	if (c->pos + 1 < BN(c->leaf)->n) {
+		c->pos++;
+		return;
+	}
+	c->leaf = BN(c->leaf)->next;
+	c->pos = 0;
+}
+
+void lvc__btree_prev(const lvc__bnpool_t *np, lvc__bcur_t *c)
+{
+	if (c->pos > 0) {
+		c->pos--;
+		return;
+	}
+	c->leaf = BN(c->leaf)->prev;
+	c->pos = c->leaf != 0 ? BN(c->leaf)->n - 1u : 0;
+}
+
+/* Checks the subtree at node (entries within [lo, hi) when bounded);
+ * counts entries into *n and collects leaves in order into leaves[]. */
+static int check_node(const lvc__bnpool_t *np, uint32_t node, uint32_t height, int has_lo,
+                      double lk, uint32_t li, int has_hi, double hk, uint32_t hi, uint32_t *n,
+                      uint32_t *leaves, uint32_t *nleaves, uint32_t cap)
+{
+	const lvc__bnode_t *nd = BN(node);
+
+	if (nd->n == 0 || nd->n > LVC__BT_FAN || (nd->leaf != 0) != (height == 1)) {
+		return -1;
+	}
+	if (height == 1) {
+		for (uint32_t s = 0; s < nd->n; s++) {
+			if (s > 0 &&
+			    !ent_lt(nd->key[s - 1], nd->id[s - 1], nd->key[s], nd->id[s])) {
+				return -1;
+			}
+			if ((has_lo && ent_lt(nd->key[s], nd->id[s], lk, li)) ||
+			    (has_hi && !ent_lt(nd->key[s], nd->id[s], hk, hi))) {
+				return -1;
+			}
+		}
+		*n += nd->n;
+		if (*nleaves >= cap) {
+			return -1;
+		}
+		leaves[(*nleaves)++] = node;
+		return 0;
+	}
+	for (uint32_t j = 0; j < nd->n; j++) {
+		int clo = j > 0 || has_lo;
+		double ck = j > 0 ? nd->key[j] : lk;
+		uint32_t ci = j > 0 ? nd->id[j] : li;
+		int chi = j + 1 < nd->n || has_hi;
+		double dk = j + 1 < nd->n ? nd->key[j + 1] : hk;
+		uint32_t di = j + 1 < nd->n ? nd->id[j + 1] : hi;
+
+		if (j > 1 && !ent_lt(nd->key[j - 1], nd->id[j - 1], nd->key[j], nd->id[j])) {
+			return -1;
+		}
+		if (check_node(np, nd->child[j], height - 1, clo, ck, ci, chi, dk, di, n, leaves,
+		               nleaves, cap) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int lvc__btree_check(const lvc__bnpool_t *np, const lvc__btree_t *t)
+{
+	uint32_t leaves[4096];
+	uint32_t nleaves = 0;
 	uint32_t n = 0;
-	int h;
 
-	if (is_red(pool, LVC__BNIL) || is_red(pool, t->root)) {
+	if (t->root == 0) {
+		return t->n == 0 && t->first == 0 && t->last == 0 ? 0 : -1;
+	}
+	if (check_node(np, t->root, t->height, 0, 0.0, 0, 0, 0.0, 0, &n, leaves, &nleaves, 4096) !=
+	        0 ||
+	    n != t->n) {
 		return -1;
 	}
-	h = check_node(pool, t->root, LVC__BNIL, &n);
-	if (h < 0 || n != t->n) {
+	if (t->height > 1 && BN(t->root)->n < 2) {
 		return -1;
 	}
-	if (t->n == 0) {
-		return t->min == LVC__BNIL && t->max == LVC__BNIL ? h : -1;
-	}
-	if (t->min != subtree_min(pool, t->root) || t->max != subtree_max(pool, t->root)) {
+	if (t->first != leaves[0] || t->last != leaves[nleaves - 1]) {
 		return -1;
 	}
-	if (t->min_key != NODE(t->min)->key || t->max_key != NODE(t->max)->key) {
+	for (uint32_t k = 0; k < nleaves; k++) {
+		if (BN(leaves[k])->prev != (k > 0 ? leaves[k - 1] : 0u) ||
+		    BN(leaves[k])->next != (k + 1 < nleaves ? leaves[k + 1] : 0u)) {
+			return -1;
+		}
+	}
+	if (t->min_key != BN(t->first)->key[0] ||
+	    t->max_key != BN(t->last)->key[BN(t->last)->n - 1]) {
 		return -1;
 	}
-	return h;
+	return 0;
 }

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The position book's red-black tree and slab pool against a naive model: a
- * plain array of (key, index) pairs sorted by qsort after every change. Each
- * step checks the red-black invariants, the cached ends and the full
- * in-order sequence both ways.
+ * The position book's B+tree and slab pools against a naive model: a plain
+ * array of (key, index) pairs kept sorted by binary insertion. Each checked step verifies the
+ * tree's invariants (order, separators, leaf links, counts, cached ends)
+ * and the full entry sequence both ways, over random, ascending and
+ * descending inserts, removals at the ends (as a tick does) and anywhere,
+ * deep enough trees (height 3) and draining to empty.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/book_int.h"
 
@@ -37,110 +40,150 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 /* Checks t against the sorted model ref[0..n). */
-static void check_against(const lvc__bpool_t *pool, const lvc__btree_t *t, const ref_t *ref,
+static void check_against(const lvc__bnpool_t *np, const lvc__btree_t *t, const ref_t *ref,
                           size_t n)
 {
-	uint32_t i;
+	lvc__bcur_t c;
 	size_t k = 0;
 
-	cr_assert_geq(lvc__btree_check(pool, t), 1, "red-black invariants broken");
+	cr_assert_eq(lvc__btree_check(np, t), 0, "B+tree invariants broken at n = %zu", n);
 	cr_assert_eq(t->n, n);
-	for (i = t->min; i != LVC__BNIL; i = lvc__btree_next(pool, i), k++) {
+	for (c = lvc__btree_first(np, t); c.leaf != 0; lvc__btree_next(np, &c), k++) {
 		cr_assert_lt(k, n);
-		cr_assert_eq(i, ref[k].idx, "in-order member %zu: %u, model %u", k, i, ref[k].idx);
+		cr_assert_eq(lvc__bcur_id(np, c), ref[k].idx, "entry %zu: %u, model %u", k,
+		             lvc__bcur_id(np, c), ref[k].idx);
+		cr_assert_eq(lvc__bcur_key(np, c), ref[k].key);
 	}
 	cr_assert_eq(k, n);
-	for (i = t->max; i != LVC__BNIL; i = lvc__btree_prev(pool, i)) {
+	for (c = lvc__btree_last(np, t); c.leaf != 0; lvc__btree_prev(np, &c)) {
 		cr_assert_gt(k, 0);
 		k--;
-		cr_assert_eq(i, ref[k].idx);
+		cr_assert_eq(lvc__bcur_id(np, c), ref[k].idx);
 	}
+	cr_assert_eq(k, 0);
 	if (n > 0) {
 		cr_assert_eq(t->min_key, ref[0].key);
 		cr_assert_eq(t->max_key, ref[n - 1].key);
 	}
 }
 
-Test(book_tree, matches_a_sorted_array_over_random_inserts_and_removals)
+typedef struct model_s {
+	ref_t *ref;
+	size_t n;
+	uint32_t next_id;
+} model_t;
+
+static void ins(lvc__bnpool_t *np, lvc__btree_t *t, model_t *m, double key)
 {
-	enum { STEPS = 6000, MAXN = 700 };
-	lvc__bpool_t pool;
-	lvc__btree_t t;
-	ref_t ref[MAXN];
-	size_t n = 0;
-	uint64_t rng = 42;
+	uint32_t id = ++m->next_id;
 
-	cr_assert_eq(lvc__bpool_init(&pool, 0), LVC_OK);
-	lvc__btree_init(&t);
-	for (int step = 0; step < STEPS; step++) {
-		int insert = n == 0 || (n < MAXN && rng_next(&rng) % 100 < 55);
+	ref_t r = { key, id };
+	size_t lo = 0;
+	size_t hi = m->n;
 
-		if (insert) {
-			uint32_t idx;
+	cr_assert_eq(lvc__btree_insert(np, t, key, id), LVC_OK);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
 
-			cr_assert_eq(lvc__bpool_alloc(&pool, &idx), LVC_OK);
-			/* Few distinct keys, so that ties (ordered by index) are common. */
-			lvc__bpos(&pool, idx)->key = (double)(rng_next(&rng) % 50) * 0.5;
-			lvc__btree_insert(&pool, &t, idx);
-			ref[n].key = lvc__bpos(&pool, idx)->key;
-			ref[n].idx = idx;
-			n++;
+		if (ref_cmp(&m->ref[mid], &r) < 0) {
+			lo = mid + 1;
 		} else {
-			size_t k = rng_next(&rng) % n;
-			uint32_t idx = ref[k].idx;
-
-			lvc__btree_remove(&pool, &t, idx);
-			lvc__bpool_free(&pool, idx);
-			ref[k] = ref[n - 1];
-			n--;
-		}
-		qsort(ref, n, sizeof(ref[0]), ref_cmp);
-		if (step % 7 == 0 || n < 5) {
-			check_against(&pool, &t, ref, n);
+			hi = mid;
 		}
 	}
-	check_against(&pool, &t, ref, n);
-	cr_assert_eq(pool.used, n);
-	lvc__bpool_destroy(&pool);
+	memmove(&m->ref[lo + 1], &m->ref[lo], (m->n - lo) * sizeof(m->ref[0]));
+	m->ref[lo] = r;
+	m->n++;
 }
 
-Test(book_tree, keeps_an_iterator_valid_while_removing_behind_it)
+/* Removes model entry k (the model stays sorted). */
+static void del(lvc__bnpool_t *np, lvc__btree_t *t, model_t *m, size_t k)
 {
-	lvc__bpool_t pool;
-	lvc__btree_t t;
-	uint32_t idx[300];
-	uint32_t i;
-	int seen = 0;
-
-	cr_assert_eq(lvc__bpool_init(&pool, 0), LVC_OK);
-	lvc__btree_init(&t);
-	for (int k = 0; k < 300; k++) {
-		cr_assert_eq(lvc__bpool_alloc(&pool, &idx[k]), LVC_OK);
-		lvc__bpos(&pool, idx[k])->key = (double)((k * 37) % 300);
-		lvc__btree_insert(&pool, &t, idx[k]);
-	}
-	/* Walk down from the top removing every member with an even key, as
-	 * a tick's scan does: the saved predecessor must stay valid. */
-	i = t.max;
-	while (i != LVC__BNIL) {
-		uint32_t prev = lvc__btree_prev(&pool, i);
-		double key = lvc__bpos(&pool, i)->key;
-
-		if ((int)key % 2 == 0) {
-			lvc__btree_remove(&pool, &t, i);
-		}
-		seen++;
-		i = prev;
-	}
-	cr_assert_eq(seen, 300);
-	cr_assert_eq(t.n, 150);
-	cr_assert_geq(lvc__btree_check(&pool, &t), 1);
-	cr_assert_eq(t.min_key, 1.0);
-	cr_assert_eq(t.max_key, 299.0);
-	lvc__bpool_destroy(&pool);
+	cr_assert_eq(lvc__btree_remove(np, t, m->ref[k].key, m->ref[k].idx), 1);
+	memmove(&m->ref[k], &m->ref[k + 1], (m->n - k - 1) * sizeof(m->ref[0]));
+	m->n--;
 }
 
-Test(book_tree, grows_the_pool_across_slabs_and_reuses_freed_records)
+Test(book_tree, matches_a_sorted_array_over_random_inserts_and_removals, .timeout = 120)
+{
+	enum { MAXN = 30000 };
+	lvc__bnpool_t np;
+	lvc__btree_t t;
+	model_t m = { calloc(MAXN, sizeof(ref_t)), 0, 0 };
+	uint64_t rng = 42;
+	uint32_t max_height = 0;
+
+	cr_assert_not_null(m.ref);
+	cr_assert_eq(lvc__bnpool_init(&np), LVC_OK);
+	lvc__btree_init(&t);
+	for (int round = 0; round < 3; round++) {
+		/* Grow to 20000 with few distinct keys (many ties), removing a
+		 * third of the time, anywhere. */
+		for (int step = 0; m.n < 20000; step++) {
+			if (m.n > 0 && rng_next(&rng) % 3 == 0) {
+				del(&np, &t, &m, rng_next(&rng) % m.n);
+			} else {
+				ins(&np, &t, &m, (double)(rng_next(&rng) % 5000) * 0.25);
+			}
+			if (step % 997 == 0) {
+				check_against(&np, &t, m.ref, m.n);
+			}
+			if (t.height > max_height) {
+				max_height = t.height;
+			}
+		}
+		check_against(&np, &t, m.ref, m.n);
+		/* Drain from both ends and the middle, as ticks and updates do. */
+		for (int step = 0; m.n > 0; step++) {
+			unsigned r = (unsigned)(rng_next(&rng) % 3);
+			size_t k = r == 0 ? 0 : (r == 1 ? m.n - 1 : rng_next(&rng) % m.n);
+
+			del(&np, &t, &m, k);
+			if (step % 1009 == 0 || m.n < 3) {
+				check_against(&np, &t, m.ref, m.n);
+			}
+		}
+		cr_assert_eq(t.root, 0);
+		cr_assert_eq(np.used, 0, "every node went back to the pool");
+	}
+	cr_assert_geq(max_height, 3);
+	lvc__bnpool_destroy(&np);
+	free(m.ref);
+}
+
+Test(book_tree, keeps_ordered_builds_full_and_reports_missing_entries)
+{
+	enum { N = 64 * 64 };
+	lvc__bnpool_t np;
+	lvc__btree_t up;
+	lvc__btree_t down;
+	model_t a = { calloc(N, sizeof(ref_t)), 0, 0 };
+	model_t b = { calloc(N, sizeof(ref_t)), 0, 100000 };
+
+	cr_assert_eq(lvc__bnpool_init(&np), LVC_OK);
+	lvc__btree_init(&up);
+	lvc__btree_init(&down);
+	for (int k = 0; k < N; k++) {
+		ins(&np, &up, &a, (double)k);
+		ins(&np, &down, &b, (double)(N - k));
+	}
+	check_against(&np, &up, a.ref, a.n);
+	check_against(&np, &down, b.ref, b.n);
+	/* 4096 entries in full leaves: 64 leaves + 2 inner levels at most. */
+	cr_assert_leq(np.used, 64 + 2 + 64 + 2, "%zu nodes", np.used);
+	cr_assert_eq(lvc__btree_remove(&np, &up, 5.0, 99999), 0, "wrong index");
+	cr_assert_eq(lvc__btree_remove(&np, &up, 5.5, a.ref[5].idx), 0, "wrong key");
+	cr_assert_eq(up.n, N);
+	lvc__btree_clear(&np, &up);
+	lvc__btree_clear(&np, &down);
+	cr_assert_eq(np.used, 0);
+	cr_assert_eq(up.n, 0);
+	lvc__bnpool_destroy(&np);
+	free(a.ref);
+	free(b.ref);
+}
+
+Test(book_tree, grows_the_position_pool_across_slabs_and_reuses_freed_records)
 {
 	lvc__bpool_t pool;
 	uint32_t first;
@@ -149,7 +192,7 @@ Test(book_tree, grows_the_pool_across_slabs_and_reuses_freed_records)
 
 	cr_assert_eq(lvc__bpool_init(&pool, 0), LVC_OK);
 	cr_assert_eq(lvc__bpool_alloc(&pool, &first), LVC_OK);
-	cr_assert_neq(first, LVC__BNIL, "index 0 is the sentinel");
+	cr_assert_neq(first, LVC__BNIL, "index 0 means none");
 	for (uint32_t k = 0; k < 3 * LVC__SLAB_SIZE; k++) {
 		cr_assert_eq(lvc__bpool_alloc(&pool, &idx), LVC_OK);
 		lvc__bpos(&pool, idx)->key = (double)k;
