@@ -5,7 +5,9 @@
 # suite on Debian 12 (bookworm), installed only where missing, so that a
 # second run takes a second or two. Run as root (or with sudo available).
 #
-#   deploy/install-deps.sh
+#   deploy/install-deps.sh              everything (build, tests, brokers)
+#   deploy/install-deps.sh --build      only the packages that build levcal
+#                                       (what `levcal demo` needs)
 #
 # What it does, each step only when needed:
 #   1. apt-get update + install the build and test packages (below); a JDK 17
@@ -23,6 +25,13 @@
 #   LVC_SKIP_APT=1         skip step 1 (a machine without apt, or no root)
 #   LVC_SKIP_KAFKA_FETCH=1 skip step 3
 set -euo pipefail
+BUILD_ONLY=0
+if [[ "${1:-}" == "--build" ]]; then
+	BUILD_ONLY=1
+elif [[ -n "${1:-}" ]]; then
+	printf 'usage: %s [--build]\n' "$0" >&2
+	exit 2
+fi
 # CI may run with a bare environment: the cache and ~/.m2 need a HOME.
 export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 
@@ -37,7 +46,7 @@ APT_PACKAGES=(
 	librdkafka-dev libavro-dev libyaml-dev libcriterion-dev libjansson-dev
 	libmicrohttpd-dev libcurl4-openssl-dev
 	clang clang-format libclang-rt-14-dev
-	python3 python3-venv
+	python3 python3-venv python3-yaml
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
@@ -58,11 +67,12 @@ else
 		installed "$p" || missing+=("$p")
 	done
 	# The Kafka 4.x broker needs Java 17 or newer.
-	java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+	java_major=999
+	[[ $BUILD_ONLY == 1 ]] || java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
 	if [[ -z "$java_major" || "${java_major%%.*}" -lt 17 ]] && ! installed openjdk-17-jdk-headless; then
 		missing+=(openjdk-17-jdk-headless)
 	fi
-	command -v mvn >/dev/null 2>&1 || missing+=(maven)
+	[[ $BUILD_ONLY == 1 ]] || command -v mvn >/dev/null 2>&1 || missing+=(maven)
 	if [[ ${#missing[@]} -eq 0 ]]; then
 		say "apt: all ${#APT_PACKAGES[@]} packages, java and mvn present"
 	else
@@ -79,6 +89,11 @@ else
 		DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 		say "apt: installed ${#missing[@]} packages"
 	fi
+fi
+
+if [[ $BUILD_ONLY == 1 ]]; then
+	say "done (build packages only) in $(($(date +%s) - t_start)) s"
+	exit 0
 fi
 
 # ---- 2. Python virtualenv ---------------------------------------------------

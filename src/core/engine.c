@@ -383,9 +383,13 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 		break;
 	}
 	eng->stats.ticks_applied++;
-	list_unlink(eng, idx);
 	in->last_ts_us = ts_us;
-	list_insert(eng, idx);
+	/* Usually the instrument just moves to the tail of its staleness list;
+	 * already there (it ticked last), nothing moves. */
+	if (!in->in_list || eng->parts[in->partition].tail[in->cls] != idx) {
+		list_unlink(eng, idx);
+		list_insert(eng, idx);
+	}
 	if (lvc_policy_on_tick(&in->pol, &in->params->lev, ts_us, lvc_vol_sigma_ann(in->vol),
 	                       lvc_vol_samples(in->vol) < in->params->lev.warmup_samples,
 	                       &eng->scratch)) {

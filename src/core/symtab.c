@@ -42,19 +42,30 @@ struct lvc_symtab_s {
 	size_t bytes;
 };
 
-/* FNV-1a, then a final avalanche so that similar names spread over slots. */
+/* Word-at-a-time multiply-xor hash with a final avalanche: names are short
+ * (instruments, accounts), so a byte-serial hash such as FNV-1a would cost
+ * more than the probe. The value is never persisted. */
 static uint32_t hash_name(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)len;
+	uint64_t w;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
 	}
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	return h;
+	w = 0;
+	for (size_t i = 0; i < len; i++) {
+		w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+	}
+	h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	return (uint32_t)h;
 }
 
 lvc_symtab_t *lvc_symtab_new(size_t hint)
