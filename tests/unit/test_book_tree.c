@@ -117,15 +117,15 @@ Test(book_tree, matches_a_sorted_array_over_random_inserts_and_removals, .timeou
 	cr_assert_eq(lvc__bnpool_init(&np), LVC_OK);
 	lvc__btree_init(&t);
 	for (int round = 0; round < 3; round++) {
-		/* Grow to 20000 with few distinct keys (many ties), removing a
+		/* Grow to 8000 with few distinct keys (many ties), removing a
 		 * third of the time, anywhere. */
-		for (int step = 0; m.n < 20000; step++) {
+		for (int step = 0; m.n < 8000; step++) {
 			if (m.n > 0 && rng_next(&rng) % 3 == 0) {
 				del(&np, &t, &m, rng_next(&rng) % m.n);
 			} else {
 				ins(&np, &t, &m, (double)(rng_next(&rng) % 5000) * 0.25);
 			}
-			if (step % 997 == 0) {
+			if (step % 499 == 0) {
 				check_against(&np, &t, m.ref, m.n);
 			}
 			if (t.height > max_height) {
@@ -139,7 +139,7 @@ Test(book_tree, matches_a_sorted_array_over_random_inserts_and_removals, .timeou
 			size_t k = r == 0 ? 0 : (r == 1 ? m.n - 1 : rng_next(&rng) % m.n);
 
 			del(&np, &t, &m, k);
-			if (step % 1009 == 0 || m.n < 3) {
+			if (step % 503 == 0 || m.n < 3) {
 				check_against(&np, &t, m.ref, m.n);
 			}
 		}
