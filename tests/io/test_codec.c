@@ -1339,7 +1339,7 @@ Test(codec_file, writes_and_reads_back_a_container_file)
 	lvc_avro_writer_t *w;
 	lvc_avro_file_t *f;
 	const void *buf;
-	size_t len;
+	size_t len, before_open, at_first = 0, at_last = 1;
 	int n = 0;
 
 	tmp_path(path, sizeof(path), "trades.avro");
@@ -1382,11 +1382,33 @@ Test(codec_file, writes_and_reads_back_a_container_file)
 		} else {
 			cr_assert_null(t.trade_id);
 		}
+		/* Records 3 and 4998 have the same shape (no trade_id). */
+		if (n == 3) {
+			at_first = lvc_codec_memory_in_use();
+		}
+		if (n == 4998) {
+			at_last = lvc_codec_memory_in_use();
+		}
 		n++;
 	}
+	/* Reading a file does not grow memory either. */
+	cr_assert_eq(at_last, at_first, "%zu at record 3, %zu at record 4998", at_first, at_last);
 	cr_assert_eq(n, 5000);
 	cr_assert_eq(lvc_avro_file_next(f, &buf, &len, errstr, sizeof(errstr)), LVC_ERR_NOT_FOUND);
 	lvc_avro_file_close(f);
+
+	/* A reader frees all it allocated (decoded records are kept by the
+	 * codec, so this pass does not decode). */
+	before_open = lvc_codec_memory_in_use();
+	f = lvc_avro_file_open(codec, path, errstr, sizeof(errstr));
+	cr_assert_not_null(f, "%s", errstr);
+	n = 0;
+	while (lvc_avro_file_next(f, &buf, &len, errstr, sizeof(errstr)) == LVC_OK) {
+		n++;
+	}
+	cr_assert_eq(n, 5000);
+	lvc_avro_file_close(f);
+	cr_assert_eq(lvc_codec_memory_in_use(), before_open);
 }
 
 Test(codec_file, reads_an_empty_container_file)
