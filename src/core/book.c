@@ -149,6 +149,9 @@ struct lvc_book_s {
 	lvc_warning_t *queue;
 	size_t queue_n;
 	size_t queue_cap;
+	uint32_t *order; /* emission order of the queue */
+	size_t order_cap;
+
 	size_t bytes;
 	size_t n_where[4];
 	size_t n_tiered;
@@ -697,6 +700,10 @@ static lvc_err_t queue_warning(lvc_book_t *book, lvc__bpos_t *p, int64_t ts_us, 
 
 	err = bk_grow(book, (void **)&book->queue, &book->queue_cap, book->queue_n + 1,
 	              sizeof(*book->queue));
+	if (err == LVC_OK) {
+		err = bk_grow(book, (void **)&book->order, &book->order_cap, book->queue_n + 1,
+		              sizeof(*book->order));
+	}
 	if (err != LVC_OK) {
 		return err;
 	}
@@ -733,20 +740,71 @@ static lvc_err_t queue_warning(lvc_book_t *book, lvc__bpos_t *p, int64_t ts_us, 
 	return LVC_OK;
 }
 
-static int warning_cmp(const void *a, const void *b)
+/* (account, instrument) order of queued warnings a and b; names are
+ * interned, so equal names are equal pointers. */
+static int warning_lt(const lvc_book_t *book, uint32_t a, uint32_t b)
 {
-	const lvc_warning_t *x = a;
-	const lvc_warning_t *y = b;
-	int c = strcmp(x->account, y->account);
+	const lvc_warning_t *x = &book->queue[a];
+	const lvc_warning_t *y = &book->queue[b];
+	int c = x->account == y->account ? 0 : strcmp(x->account, y->account);
 
-	if (c != 0) {
-		return c;
+	if (c == 0) {
+		c = x->instrument == y->instrument ? 0 : strcmp(x->instrument, y->instrument);
 	}
-	c = strcmp(x->instrument, y->instrument);
-	if (c != 0) {
-		return c;
+	return c != 0 ? c < 0 : a < b;
+}
+
+static void sift_down(const lvc_book_t *book, uint32_t *h, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		uint32_t t;
+
+		if (c >= n) {
+			return;
+		}
+		if (c + 1 < n && warning_lt(book, h[c], h[c + 1])) {
+			c++;
+		}
+		if (!warning_lt(book, h[i], h[c])) {
+			return;
+		}
+		t = h[i];
+		h[i] = h[c];
+		h[c] = t;
+		i = c;
 	}
-	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Sorts the permutation book->order[0..n) of the queue in place: insertion
+ * sort for the usual few, heapsort beyond (qsort may allocate). */
+static void order_sort(lvc_book_t *book, size_t n)
+{
+	uint32_t *o = book->order;
+
+	if (n <= 16) {
+		for (size_t i = 1; i < n; i++) {
+			uint32_t v = o[i];
+			size_t j = i;
+
+			while (j > 0 && warning_lt(book, v, o[j - 1])) {
+				o[j] = o[j - 1];
+				j--;
+			}
+			o[j] = v;
+		}
+		return;
+	}
+	for (size_t i = n / 2; i-- > 0;) {
+		sift_down(book, o, i, n);
+	}
+	for (size_t end = n - 1; end > 0; end--) {
+		uint32_t t = o[0];
+
+		o[0] = o[end];
+		o[end] = t;
+		sift_down(book, o, 0, end);
+	}
 }
 
 /* Emits the queued warnings sorted by (account, instrument); err is the
@@ -759,11 +817,12 @@ static lvc_err_t flush(lvc_book_t *book, lvc_err_t err)
 	if (n == 0) {
 		return err;
 	}
-	if (n > 1) {
-		qsort(book->queue, n, sizeof(*book->queue), warning_cmp);
-	}
 	for (size_t i = 0; i < n; i++) {
-		int rc = book->conf.emit(book->conf.opaque, &book->queue[i]);
+		book->order[i] = (uint32_t)i;
+	}
+	order_sort(book, n);
+	for (size_t i = 0; i < n; i++) {
+		int rc = book->conf.emit(book->conf.opaque, &book->queue[book->order[i]]);
 
 		book->warnings++;
 		if (rc != 0) {
@@ -1440,7 +1499,9 @@ void lvc_book_destroy(lvc_book_t *book)
 		free(c);
 		c = next;
 	}
+	free(book->order);
 	free(book->queue);
+
 	free(book->cand);
 	free(book->scratch);
 	free(book->pos_slots);
