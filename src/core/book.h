@@ -55,7 +55,7 @@
  * instrument), so the output does not depend on the book's internal order.
  *
  * Cost: isolated positions are kept per instrument, side, level and "tier
- * class" in trees ordered by liquidation price (tier-0 positions by K =
+ * class" in B+trees ordered by liquidation price (tier-0 positions by K =
  * entry -/+ collateral / |size|, whose order no mmr change alters), so a
  * mark tick or a sigma change costs O(levels + changes * log n) and a new
  * limit O(tiered positions * log n + changes * log n), tiered positions
@@ -63,7 +63,12 @@
  * Cross accounts are re-evaluated whole, O(positions of the account), for
  * every tick of an instrument they hold, so a tick costs O(cross positions
  * of that instrument * positions per account) on top of the isolated
- * cost. Memory: about 100 bytes per position (lvc_book_stats()).
+ * cost. Memory: about 110 bytes per position at a million positions
+ * (lvc_book_stats().bytes counts every heap byte the book holds).
+ *
+ * Errors: LVC_ERR_INVALID leaves the book as it was (the record is to be
+ * dead-lettered). After LVC_ERR_NOMEM the book may have lost track of some
+ * positions and must be discarded (rebuilt from the compacted topics).
  *
  * Thread rules: a book is used by one thread at a time.
  */
@@ -109,7 +114,8 @@ typedef struct lvc_book_stats_s {
 	uint64_t marks_late;  /* older than the instrument's last mark: ignored */
 	uint64_t evaluations; /* positions evaluated exactly (isolated and cross) */
 	uint64_t warnings;    /* emitted */
-	uint64_t rebuilds;    /* whole-instrument reorders (first tier's cap changed) */
+	uint64_t rebuilds;    /* whole-instrument reorders: a new first-tier cap, or mmr_0
+	                       * above the class guard (0.5; see book.c) */
 } lvc_book_stats_t;
 
 /* Creates a book; NULL on allocation failure or invalid conf (the reason in
