@@ -87,6 +87,7 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 		out.topic = pl->topic_limits;
 		out.key = lim->instrument;
 		out.key_len = strlen(lim->instrument);
+		out.event_ts_us = lim->ts_us;
 		pl->stats.out_limits++;
 	} else {
 		const lvc_warning_t *w = ev->u.warning;
@@ -97,6 +98,7 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 		out.topic = pl->topic_warnings;
 		out.key = w->account;
 		out.key_len = strlen(w->account);
+		out.event_ts_us = w->ts_us;
 		pl->stats.out_warnings++;
 	}
 	if (err != LVC_OK) {
@@ -167,8 +169,8 @@ void lvc_pipeline_destroy(lvc_pipeline_t *pl)
 	free(pl);
 }
 
-static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, const char *why,
-                             char *errstr, size_t errstr_size)
+static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, lvc_err_t why_err,
+                             const char *why, char *errstr, size_t errstr_size)
 {
 	lvc_outrec_t out = { 0 };
 
@@ -181,6 +183,7 @@ static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, const ch
 	out.value_len = in->value_len;
 	out.source = cur_source(pl);
 	out.error = why;
+	out.err = why_err;
 	out.in = in;
 	pl->stats.dead_letters++;
 	if (pl->sink(pl->opaque, &out) != 0) {
@@ -202,7 +205,7 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 	if (in->value == NULL) {
 		snprintf(why, sizeof(why), "a null value (tombstone) is not a %s",
 		         lvc_rec_type_names[input_types[in->input]]);
-		return dead_letter(pl, in, why, errstr, errstr_size);
+		return dead_letter(pl, in, LVC_ERR_NOT_FOUND, why, errstr, errstr_size);
 	}
 	switch (in->input) {
 	case LVC_IN_TRADES: {
@@ -240,7 +243,7 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 		return LVC_ERR_FATAL;
 	}
 	if (err != LVC_OK) {
-		return dead_letter(pl, in, why, errstr, errstr_size);
+		return dead_letter(pl, in, err, why, errstr, errstr_size);
 	}
 	return LVC_OK;
 }

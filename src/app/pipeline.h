@@ -59,6 +59,8 @@ typedef struct lvc_outrec_s {
 	const char *source;    /* levcal-source header: topic:partition:offset */
 	const char *error;     /* levcal-error header (dead letters), else NULL */
 	const lvc_inrec_t *in; /* the input that caused it */
+	int64_t event_ts_us;   /* ts_us of the event (the tick's event time); 0 for dead letters */
+	lvc_err_t err;         /* dead letters: why (LVC_ERR_DECODE, LVC_ERR_INVALID, ...) */
 } lvc_outrec_t;
 
 /* Takes one output record; non-zero stops the pipeline (a fatal sink

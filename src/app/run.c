@@ -21,8 +21,12 @@
 #include "app/pipeline.h"
 #include "app/stage.h"
 #include "app/tracker.h"
+#include "app/version.h"
+#include "io/http.h"
 #include "io/kafka.h"
+#include "io/kafka_stats.h"
 #include "io/log.h"
+#include "io/metrics.h"
 
 typedef struct stage_s {
 	const lvc_config_t *cfg;
@@ -35,7 +39,24 @@ typedef struct stage_s {
 	uint64_t delivered;
 	uint64_t produced;
 	char errbuf[512];
+
+	/* Operations: metrics, /healthz and /readyz (io/metrics, io/http). */
+	lvc_stage_metrics_t *sm;
+	lvc_health_t health;
+	lvc_http_t *http;
+	lvc_kafka_stats_t *kstats;
+	int64_t poll_mono_us; /* when the record being processed was polled */
+	uint64_t late_seen;   /* engine's late-tick count already added */
+	size_t assigned;      /* partitions assigned now */
 } stage_t;
+
+static int64_t wall_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static lvc_input_t input_of(const stage_t *st, const char *topic)
 {
@@ -99,7 +120,59 @@ static int sink(void *opaque, const lvc_outrec_t *out)
 		return -1;
 	}
 	st->produced++;
+	if (out->kind == LVC_OUT_DEAD_LETTER) {
+		lvc_counter_inc(st->sm->dead_letters[out->in != NULL && out->in->value == NULL
+		                                         ? LVC_DL_TOMBSTONE
+		                                         : lvc_dl_reason_of(out->err)]);
+	} else {
+		lvc_counter_inc(
+		    st->sm->events_out[out->kind == LVC_OUT_LIMIT ? LVC_SM_OUT_LIMIT
+		                                                  : LVC_SM_OUT_WARNING]);
+		lvc_histogram_observe(st->sm->processing_latency,
+		                      (double)(wall_now_us() - out->event_ts_us) / 1e6);
+		lvc_histogram_observe(st->sm->arrival_latency,
+		                      (double)(lvc_health_now_us() - st->poll_mono_us) / 1e6);
+	}
 	return 0;
+}
+
+static void on_stats(void *opaque, const char *json, size_t len, int consumer)
+{
+	stage_t *st = opaque;
+	char why[256];
+
+	/* Broker round-trip times come from the producer: a consumer's fetches
+	 * wait at the end of the log and librdkafka counts that wait as rtt. */
+	if (consumer || st->kstats == NULL) {
+		return;
+	}
+	if (lvc_kafka_stats_parse(st->kstats, json, len, why, sizeof(why)) == LVC_OK) {
+		lvc_kafka_stats_apply(st->kstats, st->sm, 0);
+	} else {
+		lvc_debug("kafka statistics: %s", why);
+	}
+}
+
+static void on_lag(void *opaque, const char *topic, int32_t partition, int64_t lag)
+{
+	stage_t *st = opaque;
+
+	lvc_stage_metrics_set_lag(st->sm, topic, partition, lag);
+}
+
+/* Once a second: gauges, lag, late ticks. */
+static void update_metrics(stage_t *st)
+{
+	const lvc_engine_t *eng = lvc_pipeline_engine(st->pl);
+	lvc_engine_stats_t es;
+
+	lvc_engine_stats(eng, &es);
+	lvc_gauge_set(st->sm->instruments, (double)es.instruments);
+	if (es.ticks_late > st->late_seen) {
+		lvc_counter_add(st->sm->ticks_late, es.ticks_late - st->late_seen);
+		st->late_seen = es.ticks_late;
+	}
+	lvc_consumer_lags(st->consumer, on_lag, st);
 }
 
 static void on_rebalance(void *opaque, int assigned, const lvc_tp_t *tps, size_t n)
@@ -107,6 +180,17 @@ static void on_rebalance(void *opaque, int assigned, const lvc_tp_t *tps, size_t
 	stage_t *st = opaque;
 	char why[512];
 
+	if (assigned) {
+		st->assigned += n;
+	} else {
+		st->assigned = st->assigned > n ? st->assigned - n : 0;
+		for (size_t i = 0; i < n; i++) {
+			lvc_stage_metrics_forget_lag(st->sm, tps[i].topic, tps[i].partition);
+		}
+	}
+	/* Ready once the consumer holds an assignment (there is no state to
+	 * restore in at-least-once mode). */
+	lvc_health_set_ready(&st->health, st->assigned > 0);
 	if (!assigned) {
 		/* Deliver what is in flight, store, and commit before the
 		 * partitions go to another instance. */
@@ -177,12 +261,14 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	};
 	lvc_kv_t prod_defaults[] = {
 		{ "linger.ms", "5", 0 },
+		{ "statistics.interval.ms", "5000", 0 },
 	};
 	lvc_kv_t prod_forced[] = {
 		{ "enable.idempotence", "true", 0 },
 	};
 	int rc = 1;
-	time_t last_log = time(NULL);
+	int64_t last_log = lvc_health_now_us(), last_metrics = 0;
+	lvc_summary_t summary = { 0 };
 
 	snprintf(ms, sizeof(ms), "%" PRId64, cfg->processing.commit_interval_us / 1000);
 	st.cfg = cfg;
@@ -190,6 +276,22 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_warn("processing.guarantee exactly_once is not implemented in this version; "
 		         "running at_least_once");
 	}
+	if ((st.sm = lvc_stage_metrics_new(cfg, lvc_version(), why, sizeof(why))) == NULL ||
+	    (st.kstats = lvc_kafka_stats_new()) == NULL) {
+		lvc_error("metrics: %s", st.sm == NULL ? why : "out of memory");
+		goto out;
+	}
+	lvc_health_init(&st.health, 0, st.sm->ready);
+	if (cfg->metrics.listen != NULL && cfg->metrics.listen[0] != '\0') {
+		if ((st.http = lvc_http_start(cfg->metrics.listen, st.sm->reg, &st.health, why,
+		                              sizeof(why))) == NULL) {
+			lvc_error("%s", why);
+			goto out;
+		}
+		lvc_info("metrics on http://%s (port %d): /metrics /healthz /readyz",
+		         cfg->metrics.listen, lvc_http_port(st.http));
+	}
+	lvc_kafka_set_stats_hook(on_stats, &st);
 	if ((st.trk = lvc_tracker_new(on_commit_point, &st)) == NULL) {
 		lvc_error("out of memory");
 		goto out;
@@ -198,7 +300,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_error("%s", why);
 		goto out;
 	}
-	st.producer = lvc_producer_new(cfg, prod_defaults, 1, prod_forced, 1, on_delivery, &st, why,
+	st.producer = lvc_producer_new(cfg, prod_defaults, 2, prod_forced, 1, on_delivery, &st, why,
 	                               sizeof(why));
 	if (st.producer == NULL) {
 		lvc_error("%s", why);
@@ -220,8 +322,11 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	         cfg->topics.leverage_limits);
 	while (!atomic_load(opts->stop) && !st.failed) {
 		lvc_msg_t m;
-		lvc_err_t err = lvc_consumer_poll(st.consumer, 100, &m, why, sizeof(why));
+		lvc_err_t err;
+		int64_t now;
 
+		lvc_health_beat(&st.health);
+		err = lvc_consumer_poll(st.consumer, 100, &m, why, sizeof(why));
 		if (err == LVC_OK) {
 			lvc_inrec_t in = { 0 };
 
@@ -233,6 +338,10 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 			in.key_len = m.key_len;
 			in.value = m.value;
 			in.value_len = m.value_len;
+			st.poll_mono_us = lvc_health_now_us();
+			lvc_counter_inc(
+			    st.sm->ticks_in[in.input == LVC_IN_PRICES ? LVC_SM_IN_PRICES
+			                                              : LVC_SM_IN_TRADES]);
 			st.cur_tok = lvc_tracker_begin(st.trk, in.input, in.partition, in.offset);
 			err = lvc_pipeline_process(st.pl, &in, why, sizeof(why));
 			if (st.cur_tok != NULL) {
@@ -251,15 +360,17 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 			lvc_warn("%s", why);
 		}
 		lvc_producer_poll(st.producer, 0);
-		if (time(NULL) - last_log >= 10) {
-			lvc_pipeline_stats_t ps;
+		now = lvc_health_now_us();
+		if (now - last_metrics >= 1000000) {
+			update_metrics(&st);
+			last_metrics = now;
+		}
+		if (now - last_log >= 10000000) {
+			char line[512];
 
-			lvc_pipeline_stats(st.pl, &ps);
-			lvc_info("in trades=%" PRIu64 " prices=%" PRIu64 " out limits=%" PRIu64
-			         " dead_letters=%" PRIu64 " delivered=%" PRIu64,
-			         ps.in[LVC_IN_TRADES], ps.in[LVC_IN_PRICES], ps.out_limits,
-			         ps.dead_letters, st.delivered);
-			last_log = time(NULL);
+			lvc_stage_summary(st.sm, &summary, now, line, sizeof(line));
+			lvc_info("%s", line);
+			last_log = now;
 		}
 	}
 	if (st.failed) {
@@ -284,5 +395,9 @@ out:
 	lvc_producer_close(st.producer, rc == 0 ? 30000 : 0);
 	lvc_pipeline_destroy(st.pl);
 	lvc_tracker_destroy(st.trk);
+	lvc_kafka_set_stats_hook(NULL, NULL);
+	lvc_http_stop(st.http);
+	lvc_kafka_stats_destroy(st.kstats);
+	lvc_stage_metrics_destroy(st.sm);
 	return rc;
 }

@@ -1198,8 +1198,9 @@ static const char *check_instance(const char *v)
 
 static const char *check_listen(const char *v)
 {
-	static const char *const what = "\"HOST:PORT\" with a port in [1, 65535] (e.g. "
-	                                "\"127.0.0.1:9464\", \"[::1]:9464\"), or \"\" to disable";
+	static const char *const what = "\"HOST:PORT\" with a port in [0, 65535] (e.g. "
+	                                "\"127.0.0.1:9464\", \"[::1]:9464\"; 0 picks a free port, "
+	                                "logged at start), or \"\" to disable";
 	const char *colon;
 	long port = 0;
 
@@ -1224,7 +1225,7 @@ static const char *check_listen(const char *v)
 		}
 		port = port * 10 + (*p - '0');
 	}
-	return port >= 1 && port <= 65535 ? NULL : what;
+	return port <= 65535 ? NULL : what;
 }
 
 /* ------------------------------------------------------------------------

@@ -31,6 +31,11 @@ struct lvc_kafka_s {
 	atomic_int fatal;
 };
 
+/* The statistics hook (lvc_kafka_set_stats_hook): set before clients are
+ * made, read when they are configured. */
+static lvc_stats_fn *_Atomic stats_fn;
+static void *_Atomic stats_opaque;
+
 struct lvc_mock_s {
 	rd_kafka_t *rk;
 	rd_kafka_mock_cluster_t *mc;
@@ -77,6 +82,23 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	         reason);
 }
 
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	lvc_stats_fn *fn = atomic_load(&stats_fn);
+
+	(void)opaque;
+	if (fn != NULL) {
+		fn(atomic_load(&stats_opaque), json, len, rd_kafka_type(rk) == RD_KAFKA_CONSUMER);
+	}
+	return 0; /* librdkafka frees json */
+}
+
+void lvc_kafka_set_stats_hook(lvc_stats_fn *fn, void *opaque)
+{
+	atomic_store(&stats_opaque, opaque);
+	atomic_store(&stats_fn, fn);
+}
+
 static int conf_apply(rd_kafka_conf_t *conf, const lvc_kv_t *kv, size_t n, const char *what,
                       char *errstr, size_t errstr_size)
 {
@@ -111,6 +133,9 @@ static rd_kafka_conf_t *conf_build(lvc_kafka_t *k, const lvc_config_t *cfg,
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
+	if (atomic_load(&stats_fn) != NULL) {
+		rd_kafka_conf_set_stats_cb(conf, stats_cb);
+	}
 	return conf;
 }
 
@@ -443,6 +468,32 @@ lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeo
 	}
 	rd_kafka_topic_destroy(rkt);
 	return ret;
+}
+
+lvc_err_t lvc_consumer_lags(lvc_kafka_t *c, lvc_lag_fn *fn, void *opaque)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &l);
+
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		return LVC_ERR_KAFKA;
+	}
+	if (rd_kafka_position(c->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (int i = 0; i < l->cnt; i++) {
+			const rd_kafka_topic_partition_t *tp = &l->elems[i];
+			int64_t lo, hi;
+
+			if (tp->offset < 0 ||
+			    rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo,
+			                                   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			    hi < 0) {
+				continue;
+			}
+			fn(opaque, tp->topic, tp->partition, hi > tp->offset ? hi - tp->offset : 0);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return LVC_OK;
 }
 
 lvc_mock_t *lvc_mock_new(int brokers, char *errstr, size_t errstr_size)

@@ -109,6 +109,24 @@ int lvc_producer_outq_len(lvc_kafka_t *p);
 /* Frees p after a flush of up to timeout_ms; accepts NULL. */
 void lvc_producer_close(lvc_kafka_t *p, int timeout_ms);
 
+/* Receives librdkafka's statistics JSON (statistics.interval.ms > 0) of a
+ * client; consumer is 1 for a consumer. Called on the thread that polls. */
+typedef void(lvc_stats_fn)(void *opaque, const char *json, size_t len, int consumer);
+
+/* Clients created after this call deliver their statistics to fn (NULL
+ * stops it). Process-wide, like the metrics it feeds. */
+void lvc_kafka_set_stats_hook(lvc_stats_fn *fn, void *opaque);
+
+/* Called per assigned partition with its lag in records. */
+typedef void(lvc_lag_fn)(void *opaque, const char *topic, int32_t partition, int64_t lag);
+
+/* Computes the lag of every assigned partition from the consumer's position
+ * and the high watermark librdkafka last saw (no broker request), and calls
+ * fn for each; partitions without a position yet are skipped. librdkafka's
+ * own consumer_lag statistic goes stale when a transaction commits the
+ * offsets, which is why this does not use it. */
+lvc_err_t lvc_consumer_lags(lvc_kafka_t *c, lvc_lag_fn *fn, void *opaque);
+
 /* Number of partitions of topic (metadata request on client k). Returns
  * LVC_OK, or LVC_ERR_NOT_FOUND when the topic does not exist. */
 lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeout_ms, int *out,
