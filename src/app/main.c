@@ -69,7 +69,9 @@ static lvc_config_t *load_config(const char *path)
 	}
 	if ((cfg = lvc_config_load(path, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "levcal: %s\n", why);
+		return NULL;
 	}
+	lvc_log_setup(cfg->log.level, cfg->log.json);
 	return cfg;
 }
 
