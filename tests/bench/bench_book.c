@@ -3,8 +3,8 @@
  * Benchmark of the position book (issue 5): mark ticks per second with
  * 10,000 and with 1,000,000 open isolated positions on the same set of ten
  * instruments, in one run, over the same tick stream, printing both, their
- * ratio and the heap bytes per position. Positions have notionals of 100
- * to 100k and leverage 2x..50x, so that a share of them sits at
+  * ratio and the heap bytes per position. Positions have notionals of 100
+ * to 100k (1 % of them 500k to 20M) and leverage 2x..50x, so that a share of them sits at
  * WATCH..CRITICAL. Two tick streams per size: "quiet" marks jitter by
  * 1e-6 per tick (few level changes: the cost of a tick itself, the goal's
  * case), "moving" marks random-walk by 1e-4 per tick (level changes in
@@ -46,6 +46,7 @@ typedef struct result_s {
 	double build_s;
 	phase_t quiet;  /* marks jitter by 1e-6 per tick: few level changes */
 	phase_t moving; /* marks random-walk by 1e-4 per tick */
+	phase_t limits; /* new limits of one instrument, mmr_0 0.5 % <-> 0.6 % */
 	double bytes_per_pos;
 	size_t tiered;
 } result_t;
@@ -170,6 +171,40 @@ static int ticks_phase(lvc_book_t *book, const uint32_t *ids, double *px, long t
 	return 0;
 }
 
+/* Publishes `n` limits for the first instrument, alternating mmr_0 between
+ * 0.5 % and 0.6 % (every tier moves with it): the tier-0 positions are
+ * handled as a tick, the tiered ones recomputed. */
+static int limits_phase(lvc_book_t *book, long n, phase_t *out)
+{
+	lvc_book_stats_t st0;
+	lvc_book_stats_t st1;
+	uint64_t w0 = warnings_seen;
+	char err[256] = "";
+	double t0;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0) {
+		return 0;
+	}
+	lvc_book_stats(book, &st0);
+	t0 = now_s();
+	for (long k = 0; k < n; k++) {
+		lvc_limit_t lim;
+		lvc_err_t e;
+
+		make_limit(ins_names[0], k % 2 ? 0.005 : 0.006, &lim);
+		e = lvc_book_on_limit(book, &lim, err, sizeof(err));
+		if (e != LVC_OK) {
+			return fail("limit", e, err);
+		}
+	}
+	out->ns_per_tick = (now_s() - t0) * 1e9 / (double)n;
+	lvc_book_stats(book, &st1);
+	out->warnings_per_tick = (double)(warnings_seen - w0) / (double)n;
+	out->evals_per_tick = (double)(st1.evaluations - st0.evaluations) / (double)n;
+	return 0;
+}
+
 /* Builds a book of n isolated positions (or n / 2 cross accounts of two
  * positions each when cross), then applies `quiet` ticks of small and
  * `moving` ticks of larger mark steps. */
@@ -207,7 +242,10 @@ static int run(size_t n, long quiet, long moving, int cross, result_t *res)
 		/* An account's positions are on distinct instruments. */
 		int i = cross ? (int)(rng_next(&rng) % NINS) : (int)((k / 4 * 7 + k % 4) % NINS);
 		double lev = 2.0 + 48.0 * unif(&rng);
-		double notional = 100.0 * exp(unif(&rng) * log(1000.0)); /* 100 .. 100k */
+		/* Notionals of 100 .. 100k, and one in a hundred a whale of 500k
+		 * .. 20M whose liquidation can reach past the first tier. */
+		double notional = rng_next(&rng) % 100 == 0 ? 5e5 * exp(unif(&rng) * log(40.0))
+		                                            : 100.0 * exp(unif(&rng) * log(1000.0));
 		double size;
 		lvc_position_t p;
 
@@ -244,7 +282,8 @@ static int run(size_t n, long quiet, long moving, int cross, result_t *res)
 	}
 	res->build_s = now_s() - t0;
 	if (ticks_phase(book, ids, px, quiet, 1e-6, &rng, &res->quiet) != 0 ||
-	    ticks_phase(book, ids, px, moving, 1e-4, &rng, &res->moving) != 0) {
+	    ticks_phase(book, ids, px, moving, 1e-4, &rng, &res->moving) != 0 ||
+	    limits_phase(book, cross ? 0 : 100, &res->limits) != 0) {
 		goto exit;
 	}
 	lvc_book_stats(book, &st);
@@ -272,6 +311,10 @@ static void print(const char *what, const result_t *r)
 	       "%7.4f evaluations/tick\n",
 	       r->moving.ns_per_tick, 1e9 / r->moving.ns_per_tick, r->moving.warnings_per_tick,
 	       r->moving.evals_per_tick);
+	printf("  new limit of %s (about %zu positions): %8.1f us/limit  %7.1f level "
+	       "changes/limit  %7.1f evaluations/limit\n",
+	       ins_names[0], r->positions / NINS, r->limits.ns_per_tick / 1e3,
+	       r->limits.warnings_per_tick, r->limits.evals_per_tick);
 }
 
 int main(int argc, char **argv)
