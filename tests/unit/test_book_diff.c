@@ -38,13 +38,14 @@
 #include "core/book.h"
 
 #define NI    3
-#define NA    40
-#define MAXQ  4096
+#define MAXNA 1000
+#define MAXQ  8192
 #define TOL   1e-12
 #define NLEVS LVC_LEVEL__COUNT
 
 static const char *const ins_names[NI] = { "I0", "I1", "I2" };
-static char acc_names[NA][8];
+static char acc_names[MAXNA][16];
+static int NA = 40; /* accounts of the current stream */
 
 /* ---- the model (brute force) -------------------------------------------- */
 
@@ -70,8 +71,8 @@ typedef struct mpos_s {
 
 typedef struct model_s {
 	mins_t ins[NI];
-	macc_t acc[NA];
-	mpos_t pos[NA][NI];
+	macc_t acc[MAXNA];
+	mpos_t pos[MAXNA][NI];
 	lvc_warn_params_t warn;
 	lvc_warning_t q[MAXQ];
 	size_t qn;
@@ -469,7 +470,7 @@ static void make_position(rng_t *r, model_t *m, int a, int i, int64_t ts, lvc_po
 	out->collateral = cross ? 1e9 : coll; /* ignored for cross */
 }
 
-static void run_stream(uint64_t seed, long steps, cover_t *cov)
+static void run_stream(uint64_t seed, long steps, int accounts, double hysteresis, cover_t *cov)
 {
 	rng_t r = { seed };
 	model_t *m = calloc(1, sizeof(*m));
@@ -482,14 +483,15 @@ static void run_stream(uint64_t seed, long steps, cover_t *cov)
 
 	cr_assert_not_null(m);
 	cr_assert_not_null(g);
+	NA = accounts;
 	for (int a = 0; a < NA; a++) {
-		snprintf(acc_names[a], sizeof(acc_names[a]), "acc%02d", a);
+		snprintf(acc_names[a], sizeof(acc_names[a]), "acc%03d", a);
 	}
 	memset(&conf, 0, sizeof(conf));
 	conf.warn.watch = 3.0;
 	conf.warn.warning = 2.0;
 	conf.warn.critical = 1.0;
-	conf.warn.hysteresis = 0.25;
+	conf.warn.hysteresis = hysteresis;
 	conf.emit = on_warning;
 	conf.opaque = g;
 	m->warn = conf.warn;
@@ -505,7 +507,9 @@ static void run_stream(uint64_t seed, long steps, cover_t *cov)
 
 		ts += 1 + pick(&r, 3);
 		err[0] = '\0';
-		if (step < 60 || (u -= 0.20) < 0) {
+		/* Positions first (before any limit or mark: all pending), then
+		 * the mix. */
+		if (step < 60 + (accounts > 100 ? 2 * accounts : 0) || (u -= 0.20) < 0) {
 			/* position upsert; some closes by size 0 */
 			lvc_position_t p;
 			mpos_t *mp = &m->pos[a][i];
@@ -650,7 +654,7 @@ Test(book_diff, matches_a_brute_force_scan_over_a_random_stream, .timeout = 300)
 {
 	cover_t c;
 
-	run_stream(1, 30000, &c);
+	run_stream(1, 30000, 40, 0.25, &c);
 	check_coverage(&c);
 }
 
@@ -658,14 +662,25 @@ Test(book_diff, matches_a_brute_force_scan_over_a_second_random_stream, .timeout
 {
 	cover_t c;
 
-	run_stream(20240607, 30000, &c);
+	run_stream(20240607, 30000, 40, 0.25, &c);
 	check_coverage(&c);
 }
 
-Test(book_diff, matches_a_brute_force_scan_over_a_third_random_stream, .timeout = 300)
+Test(book_diff, matches_a_brute_force_scan_without_hysteresis, .timeout = 300)
 {
 	cover_t c;
 
-	run_stream(777, 30000, &c);
+	run_stream(777, 30000, 40, 0.0, &c);
+	check_coverage(&c);
+}
+
+/* Ten times the keys, so that level trees span several B+tree leaves, and
+ * a hysteresis wider than the gaps between thresholds, so that a move to a
+ * better level can stop short of the raw level by more than one step. */
+Test(book_diff, matches_a_brute_force_scan_with_big_trees_and_wide_hysteresis, .timeout = 300)
+{
+	cover_t c;
+
+	run_stream(4242, 10000, 1000, 1.3, &c);
 	check_coverage(&c);
 }
