@@ -1694,6 +1694,17 @@ static int tiers_from_limit(const lvc_limit_t *lim, bk_tiers_t *t)
 		if (!(t->mmr[i] >= 0 && t->mmr[i] < 1)) {
 			return 0;
 		}
+		/* Maintenance must be continuous across each cap (SPEC §4's
+		 * deductions make it so): the liquidation price is then the one
+		 * root of a monotone function, which the trees rely on. */
+		if (i > 0) {
+			double below = t->cap[i - 1] * t->mmr[i - 1] - t->ded[i - 1];
+			double above = t->cap[i - 1] * t->mmr[i] - t->ded[i];
+
+			if (!(fabs(below - above) <= 1e-9 * fmax(1.0, fabs(below)))) {
+				return 0;
+			}
+		}
 	}
 	return t->ded[0] == 0.0;
 }
@@ -1712,8 +1723,8 @@ lvc_err_t lvc_book_on_limit(lvc_book_t *book, const lvc_limit_t *lim, char *errs
 	}
 	if (!tiers_from_limit(lim, &t)) {
 		set_err(errstr, errstr_size,
-		        "limit %s: tiers need ascending caps > 0, 0 <= mmr < 1, finite deductions "
-		        "and deduction 0 in the first tier",
+		        "limit %s: tiers need ascending caps > 0, 0 <= mmr < 1, deduction 0 in the "
+		        "first tier and deductions that keep maintenance continuous at each cap",
 		        lim->instrument);
 		return LVC_ERR_INVALID;
 	}

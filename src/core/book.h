@@ -147,9 +147,10 @@ lvc_err_t lvc_book_on_balance(lvc_book_t *book, const lvc_balance_t *bal, char *
 /* Adopts the tiers of a published limit for lim->instrument (the margins the
  * exchange enforces); warnings carry lim->ts_us. The first limit of an
  * instrument also seeds its sigma (lim->sigma_ann, lim->sigma_horizon) when
- * lvc_book_on_sigma() has not given one. Tiers need ascending positive
- * caps, 0 <= mmr < 1, finite deductions and deduction_0 = 0; no tiers means
- * one tier of lim->mmr. Returns as lvc_book_on_position(). */
+  * lvc_book_on_sigma() has not given one. Tiers need ascending positive
+ * caps, 0 <= mmr < 1, deduction_0 = 0 and deductions that keep maintenance
+ * continuous at every cap (within 1e-9 relative; SPEC §4's recursion does);
+ * no tiers means one tier of lim->mmr. Returns as lvc_book_on_position(). */
 lvc_err_t lvc_book_on_limit(lvc_book_t *book, const lvc_limit_t *lim, char *errstr,
                             size_t errstr_size);
 

@@ -690,6 +690,12 @@ Test(book, rejects_invalid_records_without_changing_state)
 	lim.tiers[1].notional_cap = 10; /* not ascending */
 	cr_assert_eq(lvc_book_on_limit(book, &lim, err, sizeof(err)), LVC_ERR_INVALID);
 	cr_assert(strstr(err, "limit BTC") != NULL, "%s", err);
+	lim = limit2("BTC", 1, 0.01);
+	lim.tiers[1].maintenance_deduction = 30; /* 40 keeps 1000 * 1 % = 1000 * 5 % - 40 */
+	cr_assert_eq(lvc_book_on_limit(book, &lim, err, sizeof(err)), LVC_ERR_INVALID);
+	lim.tiers[1].maintenance_deduction = 40;
+	lim.tiers[0].maintenance_deduction = 1;
+	cr_assert_eq(lvc_book_on_limit(book, &lim, err, sizeof(err)), LVC_ERR_INVALID);
 	cr_assert_eq(lvc_book_on_mark(book, "BTC", 1, -5.0, err, sizeof(err)), LVC_ERR_INVALID);
 	cr_assert_eq(lvc_book_on_sigma(book, "BTC", 1, 0.5, 0.0, err, sizeof(err)),
 	             LVC_ERR_INVALID);
