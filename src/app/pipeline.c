@@ -193,6 +193,94 @@ static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, lvc_err_
 	return LVC_OK;
 }
 
+/* A null value: closes a position (key account|instrument) or empties a
+ * balance (key account); on the tick topics it is a dead letter. A
+ * tombstone carries no event time: it takes the engine's newest. */
+static lvc_err_t tombstone(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why, size_t why_size)
+{
+	char key[1024], *bar;
+	lvc_balance_t bal;
+
+	if (in->input != LVC_IN_POSITIONS && in->input != LVC_IN_BALANCES) {
+		snprintf(why, why_size, "a null value (tombstone) is not a %s",
+		         lvc_rec_type_names[input_types[in->input]]);
+		return LVC_ERR_NOT_FOUND;
+	}
+	if (in->key == NULL || in->key_len == 0 || in->key_len >= sizeof(key) ||
+	    memchr(in->key, '\0', in->key_len) != NULL) {
+		snprintf(why, why_size,
+		         "a tombstone on the %s topic needs a key of 1 to %zu bytes "
+		         "without NUL bytes",
+		         in->input == LVC_IN_POSITIONS ? "positions" : "balances", sizeof(key) - 1);
+		return LVC_ERR_INVALID;
+	}
+	memcpy(key, in->key, in->key_len);
+	key[in->key_len] = '\0';
+	if (in->input == LVC_IN_BALANCES) {
+		bal.account = key;
+		bal.ts_us = lvc_engine_now_us(pl->eng);
+		bal.collateral = 0;
+		return lvc_engine_on_balance(pl->eng, &bal, why, why_size);
+	}
+	/* The instrument is after the last '|': account names may hold one. */
+	if ((bar = strrchr(key, '|')) == NULL || bar == key || bar[1] == '\0') {
+		snprintf(why, why_size,
+		         "positions tombstone key \"%.200s\" is not ACCOUNT|INSTRUMENT", key);
+		return LVC_ERR_INVALID;
+	}
+	*bar = '\0';
+	return lvc_engine_on_position_close(pl->eng, key, bar + 1, lvc_engine_now_us(pl->eng), why,
+	                                    why_size);
+}
+
+/* Decodes a record and applies it to the engine. */
+static lvc_err_t apply(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why, size_t why_size)
+{
+	lvc_err_t err;
+
+	switch (in->input) {
+	case LVC_IN_TRADES: {
+		lvc_trade_t t;
+
+		if ((err = lvc_codec_decode_trade(pl->codec, in->value, in->value_len, &t, why,
+		                                  why_size)) != LVC_OK) {
+			return err;
+		}
+		return lvc_engine_on_trade(pl->eng, in->partition, &t, why, why_size);
+	}
+	case LVC_IN_PRICES: {
+		lvc_price_t p;
+
+		if ((err = lvc_codec_decode_price(pl->codec, in->value, in->value_len, &p, why,
+		                                  why_size)) != LVC_OK) {
+			return err;
+		}
+		return lvc_engine_on_price(pl->eng, in->partition, &p, why, why_size);
+	}
+	case LVC_IN_POSITIONS: {
+		lvc_position_t p;
+
+		if ((err = lvc_codec_decode_position(pl->codec, in->value, in->value_len, &p, why,
+		                                     why_size)) != LVC_OK) {
+			return err;
+		}
+		return lvc_engine_on_position(pl->eng, &p, why, why_size);
+	}
+	case LVC_IN_BALANCES: {
+		lvc_balance_t b;
+
+		if ((err = lvc_codec_decode_balance(pl->codec, in->value, in->value_len, &b, why,
+		                                    why_size)) != LVC_OK) {
+			return err;
+		}
+		return lvc_engine_on_balance(pl->eng, &b, why, why_size);
+	}
+	default:
+		snprintf(why, why_size, "input %d is not known", (int)in->input);
+		return LVC_ERR_INVALID;
+	}
+}
+
 lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *errstr,
                                size_t errstr_size)
 {
@@ -203,36 +291,9 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 	pl->source_ok = 0;
 	pl->stats.in[in->input]++;
 	if (in->value == NULL) {
-		snprintf(why, sizeof(why), "a null value (tombstone) is not a %s",
-		         lvc_rec_type_names[input_types[in->input]]);
-		return dead_letter(pl, in, LVC_ERR_NOT_FOUND, why, errstr, errstr_size);
-	}
-	switch (in->input) {
-	case LVC_IN_TRADES: {
-		lvc_trade_t t;
-
-		err = lvc_codec_decode_trade(pl->codec, in->value, in->value_len, &t, why,
-		                             sizeof(why));
-		if (err == LVC_OK) {
-			err = lvc_engine_on_trade(pl->eng, in->partition, &t, why, sizeof(why));
-		}
-		break;
-	}
-	case LVC_IN_PRICES: {
-		lvc_price_t p;
-
-		err = lvc_codec_decode_price(pl->codec, in->value, in->value_len, &p, why,
-		                             sizeof(why));
-		if (err == LVC_OK) {
-			err = lvc_engine_on_price(pl->eng, in->partition, &p, why, sizeof(why));
-		}
-		break;
-	}
-	default:
-		snprintf(why, sizeof(why), "%s input is not supported by this version",
-		         lvc_rec_type_names[input_types[in->input]]);
-		err = LVC_ERR_INVALID;
-		break;
+		err = tombstone(pl, in, why, sizeof(why));
+	} else {
+		err = apply(pl, in, why, sizeof(why));
 	}
 	if (pl->sink_failed) {
 		ERR("producing the output of %s failed", cur_source(pl));

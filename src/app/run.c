@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `levcal run`: the live stage. A consumer in the configured group reads the
- * co-partitioned trades and prices topics; each record goes through the
- * pipeline step; outputs are produced with the levcal-source header.
+ * co-partitioned trades and prices topics; a second consumer reads the
+ * positions and balances tables whole (every partition, from the start,
+ * outside the group: every instance needs every position), first up to
+ * their end offsets at start, then as they change. Each record goes through
+ * the pipeline step; outputs are produced with the levcal-source header.
  *
  * At-least-once: the producer is idempotent; input offsets are stored only
  * once every output of the record and of every record before it in its
@@ -33,6 +36,7 @@ typedef struct stage_s {
 	lvc_pipeline_t *pl;
 	lvc_tracker_t *trk;
 	lvc_kafka_t *consumer;
+	lvc_kafka_t *tables; /* positions and balances, read whole (global tables) */
 	lvc_kafka_t *producer;
 	void *cur_tok; /* token of the record being processed */
 	int failed;    /* a delivery failed for good */
@@ -60,7 +64,123 @@ static int64_t wall_now_us(void)
 
 static lvc_input_t input_of(const stage_t *st, const char *topic)
 {
-	return strcmp(topic, st->cfg->topics.prices) == 0 ? LVC_IN_PRICES : LVC_IN_TRADES;
+	const lvc_topics_t *t = &st->cfg->topics;
+
+	if (strcmp(topic, t->prices) == 0) {
+		return LVC_IN_PRICES;
+	}
+	if (strcmp(topic, t->positions) == 0) {
+		return LVC_IN_POSITIONS;
+	}
+	if (strcmp(topic, t->balances) == 0) {
+		return LVC_IN_BALANCES;
+	}
+	return LVC_IN_TRADES;
+}
+
+static const int sm_input[LVC_IN__COUNT] = {
+	[LVC_IN_TRADES] = LVC_SM_IN_TRADES,
+	[LVC_IN_PRICES] = LVC_SM_IN_PRICES,
+	[LVC_IN_POSITIONS] = LVC_SM_IN_POSITIONS,
+	[LVC_IN_BALANCES] = LVC_SM_IN_BALANCES,
+};
+
+/* One polled record through the pipeline. Tick records are tracked for
+ * at-least-once commits; table records are not (the tables are read whole
+ * from their start by every instance, nothing of them is committed). */
+static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, int tracked, char *why,
+                             size_t why_size)
+{
+	lvc_inrec_t in = { 0 };
+	lvc_err_t err;
+
+	in.input = input_of(st, m->topic);
+	in.topic = m->topic;
+	in.partition = m->partition;
+	in.offset = m->offset;
+	in.key = m->key;
+	in.key_len = m->key_len;
+	in.value = m->value;
+	in.value_len = m->value_len;
+	st->poll_mono_us = lvc_health_now_us();
+	lvc_counter_inc(st->sm->ticks_in[sm_input[in.input]]);
+	st->cur_tok =
+	    tracked ? lvc_tracker_begin(st->trk, in.input, in.partition, in.offset) : NULL;
+	err = lvc_pipeline_process(st->pl, &in, why, why_size);
+	if (st->cur_tok != NULL) {
+		lvc_tracker_end(st->trk, st->cur_tok);
+	}
+	st->cur_tok = NULL;
+	return err;
+}
+
+/* Reads what the table consumer has, without waiting: at most `max`
+ * records, so that ticks are not starved. */
+static lvc_err_t drain_tables(stage_t *st, int timeout_ms, int max, char *why, size_t why_size)
+{
+	for (int i = 0; i < max; i++) {
+		lvc_msg_t m;
+		lvc_err_t err =
+		    lvc_consumer_poll(st->tables, i == 0 ? timeout_ms : 0, &m, why, why_size);
+
+		if (err == LVC_ERR_NOT_FOUND) {
+			return LVC_OK;
+		}
+		if (err == LVC_ERR_KAFKA) {
+			lvc_warn("%s", why);
+			continue;
+		}
+		if (err != LVC_OK) {
+			return err;
+		}
+		err = process_msg(st, &m, 0, why, why_size);
+		lvc_msg_release(&m);
+		if (err != LVC_OK) {
+			return err;
+		}
+	}
+	return LVC_OK;
+}
+
+/* Reads the positions and balances tables up to their end offsets at start,
+ * so that the first ticks are checked against the whole book. */
+static int load_tables(stage_t *st, const lvc_run_opts_t *opts)
+{
+	const char *tables[] = { st->cfg->topics.balances, st->cfg->topics.positions };
+	lvc_kv_t forced[] = {
+		{ "enable.auto.commit", "false", 0 },
+		{ "enable.partition.eof", "true", 0 },
+		{ "isolation.level", "read_committed", 0 },
+	};
+	int64_t t0 = lvc_health_now_us();
+	char why[512];
+	lvc_engine_stats_t es;
+
+	st->tables =
+	    lvc_consumer_new(st->cfg, NULL, 0, forced, 3, NULL, 0, NULL, NULL, why, sizeof(why));
+	if (st->tables == NULL) {
+		lvc_error("%s", why);
+		return -1;
+	}
+	if (lvc_consumer_assign_tables(st->tables, tables, 2, 10000, why, sizeof(why)) != LVC_OK) {
+		lvc_error("tables (topics.balances, topics.positions): %s", why);
+		return -1;
+	}
+	while (!lvc_consumer_caught_up(st->tables)) {
+		if (atomic_load(opts->stop) || st->failed) {
+			return -1;
+		}
+		lvc_health_beat(&st->health);
+		if (drain_tables(st, 100, 10000, why, sizeof(why)) != LVC_OK) {
+			lvc_error("%s", why);
+			return -1;
+		}
+		lvc_producer_poll(st->producer, 0);
+	}
+	lvc_engine_stats(lvc_pipeline_engine(st->pl), &es);
+	lvc_info("tables loaded in %.1f s: %zu open position(s), %zu account(s)",
+	         (double)(lvc_health_now_us() - t0) / 1e6, es.positions, es.accounts);
+	return 0;
 }
 
 static const char *topic_of(const stage_t *st, lvc_input_t in)
@@ -168,6 +288,7 @@ static void update_metrics(stage_t *st)
 
 	lvc_engine_stats(eng, &es);
 	lvc_gauge_set(st->sm->instruments, (double)es.instruments);
+	lvc_gauge_set(st->sm->positions, (double)es.positions);
 	if (es.ticks_late > st->late_seen) {
 		lvc_counter_add(st->sm->ticks_late, es.ticks_late - st->late_seen);
 		st->late_seen = es.ticks_late;
@@ -309,6 +430,9 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	if (check_topics(&st) != 0) {
 		goto out;
 	}
+	if (load_tables(&st, opts) != 0) {
+		goto out;
+	}
 	topics[0] = cfg->topics.trades;
 	topics[1] = cfg->topics.prices;
 	st.consumer =
@@ -328,26 +452,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_health_beat(&st.health);
 		err = lvc_consumer_poll(st.consumer, 100, &m, why, sizeof(why));
 		if (err == LVC_OK) {
-			lvc_inrec_t in = { 0 };
-
-			in.input = input_of(&st, m.topic);
-			in.topic = m.topic;
-			in.partition = m.partition;
-			in.offset = m.offset;
-			in.key = m.key;
-			in.key_len = m.key_len;
-			in.value = m.value;
-			in.value_len = m.value_len;
-			st.poll_mono_us = lvc_health_now_us();
-			lvc_counter_inc(
-			    st.sm->ticks_in[in.input == LVC_IN_PRICES ? LVC_SM_IN_PRICES
-			                                              : LVC_SM_IN_TRADES]);
-			st.cur_tok = lvc_tracker_begin(st.trk, in.input, in.partition, in.offset);
-			err = lvc_pipeline_process(st.pl, &in, why, sizeof(why));
-			if (st.cur_tok != NULL) {
-				lvc_tracker_end(st.trk, st.cur_tok);
-			}
-			st.cur_tok = NULL;
+			err = process_msg(&st, &m, 1, why, sizeof(why));
 			lvc_msg_release(&m);
 			if (err != LVC_OK) {
 				lvc_error("%s", why);
@@ -358,6 +463,10 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 			goto out;
 		} else if (err == LVC_ERR_KAFKA) {
 			lvc_warn("%s", why);
+		}
+		if ((err = drain_tables(&st, 0, 1000, why, sizeof(why))) != LVC_OK) {
+			lvc_error("%s", why);
+			goto out;
 		}
 		lvc_producer_poll(st.producer, 0);
 		now = lvc_health_now_us();
@@ -392,6 +501,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	rc = 0;
 out:
 	lvc_consumer_close(st.consumer);
+	lvc_consumer_close(st.tables);
 	lvc_producer_close(st.producer, rc == 0 ? 30000 : 0);
 	lvc_pipeline_destroy(st.pl);
 	lvc_tracker_destroy(st.trk);

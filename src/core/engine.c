@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/book.h"
 #include "core/engine.h"
 #include "core/policy.h"
 #include "core/symtab.h"
@@ -42,6 +43,9 @@ typedef struct ins_s {
 	int32_t prev; /* partition list, ordered by last_ts_us */
 	int32_t next;
 	int in_list;
+	uint32_t book_id; /* the instrument in the position book, when has_book_id */
+	int has_book_id;
+	double book_sigma; /* sigma_ann last given to the book; 0: none yet */
 } ins_t;
 
 /* One list per staleness class (distinct stale_after value), so that every
@@ -70,6 +74,9 @@ struct lvc_engine_s {
 	int64_t *stale_after; /* distinct stale_after values, [classes] */
 	size_t classes;
 
+	lvc_book_t *book; /* positions and their warnings */
+	int64_t now_us;   /* newest event time of any input */
+
 	lvc_limit_t scratch; /* the limit being emitted */
 	lvc_engine_stats_t stats;
 };
@@ -81,8 +88,24 @@ struct lvc_engine_s {
 		}                                                   \
 	} while (0)
 
+/* A warning from the book: it belongs to the partition of its instrument
+ * (-1 when no tick of the instrument was read yet). */
+static int on_warning(void *opaque, const lvc_warning_t *w)
+{
+	lvc_engine_t *eng = opaque;
+	int32_t idx = lvc_symtab_find(eng->syms, w->instrument, strlen(w->instrument));
+	lvc_event_t ev;
+
+	ev.type = LVC_EV_WARNING;
+	ev.partition = idx >= 0 ? eng->ins[idx].partition : -1;
+	ev.u.warning = w;
+	eng->stats.events_warning++;
+	return eng->emit != NULL ? eng->emit(eng->opaque, &ev) : 0;
+}
+
 lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t errstr_size)
 {
+	lvc_book_conf_t bc = { 0 };
 	lvc_engine_t *eng;
 	size_t hint = conf->instruments_hint > 0 ? conf->instruments_hint : 64;
 
@@ -107,6 +130,16 @@ lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t
 	         conf->config_id != NULL ? conf->config_id : "");
 	eng->emit = conf->emit;
 	eng->opaque = conf->opaque;
+	eng->now_us = INT64_MIN;
+	bc.warn = conf->defaults.warn;
+	bc.overrides = conf->overrides;
+	bc.overrides_n = conf->overrides_n;
+	bc.emit = on_warning;
+	bc.opaque = eng;
+	if ((eng->book = lvc_book_new(&bc, errstr, errstr_size)) == NULL) {
+		lvc_engine_destroy(eng);
+		return NULL;
+	}
 	eng->syms = lvc_symtab_new(hint);
 	eng->overrides = lvc_symtab_new(conf->overrides_n + 1);
 	eng->ins_cap = hint;
@@ -156,6 +189,7 @@ void lvc_engine_destroy(lvc_engine_t *eng)
 			lvc_vol_destroy(eng->ins[i].vol);
 		}
 	}
+	lvc_book_destroy(eng->book);
 	lvc_symtab_destroy(eng->syms);
 	lvc_symtab_destroy(eng->overrides);
 	free(eng->ins);
@@ -311,6 +345,8 @@ static int emit_limit(lvc_engine_t *eng, int32_t idx)
 	ins_t *in = &eng->ins[idx];
 	lvc_limit_t *lim = &eng->scratch;
 	lvc_event_t ev;
+	char why[256];
+	int rc;
 
 	lim->instrument = lvc_symtab_name(eng->syms, idx);
 	lim->estimator = lvc_estimator_names[in->params->vol.estimator];
@@ -320,7 +356,16 @@ static int emit_limit(lvc_engine_t *eng, int32_t idx)
 	ev.partition = in->partition;
 	ev.u.limit = lim;
 	eng->stats.events_limit++;
-	return eng->emit != NULL ? eng->emit(eng->opaque, &ev) : 0;
+	if (eng->emit != NULL && (rc = eng->emit(eng->opaque, &ev)) != 0) {
+		return rc;
+	}
+	/* The published tiers are what positions are margined with (SPEC §5);
+	 * a new table may move positions across levels at once. */
+	if (lvc_book_on_limit(eng->book, lim, why, sizeof(why)) != LVC_OK) {
+		return -1;
+	}
+	in->book_sigma = lim->sigma_ann;
+	return 0;
 }
 
 /* Publishes STALE for every instrument of the partition whose newest tick is
@@ -405,6 +450,9 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 	return LVC_OK;
 }
 
+static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errstr,
+                           size_t errstr_size);
+
 static int valid_price(double x)
 {
 	return isfinite(x) && x > 0;
@@ -450,6 +498,7 @@ lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_pr
 	part_t *p = get_part(eng, partition);
 	int32_t idx;
 	const lvc_params_t *params;
+	lvc_err_t err;
 
 	if (p == NULL) {
 		ERR("partition %" PRId32 " is not allowed", partition);
@@ -473,12 +522,100 @@ lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_pr
 
 		params = ov >= 0 ? &eng->override_params[ov].params : &eng->defaults;
 	}
-	if (price->kind != LVC_PRICE_MARK || params->vol.source != LVC_SOURCE_MARK) {
-		eng->stats.ticks_ignored++;
-		return advance_clock(eng, p, price->ts_us);
+	if (price->ts_us > eng->now_us) {
+		eng->now_us = price->ts_us;
 	}
-	return apply_tick(eng, partition, p, price->instrument, price->ts_us, price->price, errstr,
-	                  errstr_size);
+	if (price->kind == LVC_PRICE_MARK && params->vol.source == LVC_SOURCE_MARK) {
+		err = apply_tick(eng, partition, p, price->instrument, price->ts_us, price->price,
+		                 errstr, errstr_size);
+	} else {
+		eng->stats.ticks_ignored++;
+		err = advance_clock(eng, p, price->ts_us);
+	}
+	if (err != LVC_OK || price->kind != LVC_PRICE_MARK) {
+		return err;
+	}
+	return mark_book(eng, price, errstr, errstr_size);
+}
+
+/* A sigma change smaller than this (relative) is not passed to the book
+ * until it grows: warnings then use a sigma at most 0.1% off, and the book
+ * does not re-scan its thresholds on every grid return. */
+#define SIGMA_MATERIAL 1e-3
+
+/* The book's part of a MARK tick: the instrument's current sigma (the prior
+ * during warm-up, as its limits use), then the mark itself. */
+static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errstr,
+                           size_t errstr_size)
+{
+	int32_t idx = lvc_symtab_find(eng->syms, px->instrument, strlen(px->instrument));
+	ins_t *in;
+	double s;
+	lvc_err_t err;
+
+	if (idx < 0) {
+		/* No source tick yet: the book keeps the mark for when the
+		 * instrument gets its first limit. */
+		return lvc_book_on_mark(eng->book, px->instrument, px->ts_us, px->price, errstr,
+		                        errstr_size);
+	}
+	in = &eng->ins[idx];
+	if (in->book_sigma > 0) {
+		s = lvc_vol_samples(in->vol) < in->params->lev.warmup_samples
+		        ? in->params->lev.prior_sigma_ann
+		        : lvc_vol_sigma_ann(in->vol);
+		if (fabs(s - in->book_sigma) > SIGMA_MATERIAL * in->book_sigma) {
+			err = lvc_book_on_sigma(eng->book, px->instrument, px->ts_us, s,
+			                        s * in->pol.horizon_scale, errstr, errstr_size);
+			if (err != LVC_OK) {
+				return err;
+			}
+			in->book_sigma = s;
+		}
+	}
+	if (!in->has_book_id) {
+		if ((err = lvc_book_instrument(eng->book, px->instrument, &in->book_id)) !=
+		    LVC_OK) {
+			return err;
+		}
+		in->has_book_id = 1;
+	}
+	return lvc_book_on_mark_id(eng->book, in->book_id, px->ts_us, px->price, errstr,
+	                           errstr_size);
+}
+
+static void saw(lvc_engine_t *eng, int64_t ts_us)
+{
+	if (ts_us > eng->now_us) {
+		eng->now_us = ts_us;
+	}
+}
+
+lvc_err_t lvc_engine_on_position(lvc_engine_t *eng, const lvc_position_t *pos, char *errstr,
+                                 size_t errstr_size)
+{
+	saw(eng, pos->ts_us);
+	return lvc_book_on_position(eng->book, pos, errstr, errstr_size);
+}
+
+lvc_err_t lvc_engine_on_position_close(lvc_engine_t *eng, const char *account,
+                                       const char *instrument, int64_t ts_us, char *errstr,
+                                       size_t errstr_size)
+{
+	saw(eng, ts_us);
+	return lvc_book_on_close(eng->book, account, instrument, ts_us, errstr, errstr_size);
+}
+
+lvc_err_t lvc_engine_on_balance(lvc_engine_t *eng, const lvc_balance_t *bal, char *errstr,
+                                size_t errstr_size)
+{
+	saw(eng, bal->ts_us);
+	return lvc_book_on_balance(eng->book, bal, errstr, errstr_size);
+}
+
+int64_t lvc_engine_now_us(const lvc_engine_t *eng)
+{
+	return eng->now_us;
 }
 
 lvc_err_t lvc_engine_on_clock(lvc_engine_t *eng, int32_t partition, int64_t now_us)
@@ -493,5 +630,12 @@ lvc_err_t lvc_engine_on_clock(lvc_engine_t *eng, int32_t partition, int64_t now_
 
 void lvc_engine_stats(const lvc_engine_t *eng, lvc_engine_stats_t *out)
 {
+	lvc_book_stats_t bs;
+
 	*out = eng->stats;
+	lvc_book_stats(eng->book, &bs);
+	out->positions = bs.positions;
+	out->accounts = bs.accounts;
+	out->book_bytes = bs.bytes;
+	out->marks_late = bs.marks_late;
 }

@@ -2,9 +2,11 @@
 /*
  * The engine: levcal's whole computation for one process, with no I/O and no
  * clock. Callers feed decoded input records in event-time order; the engine
- * updates per-instrument volatility and leverage policy and calls the emit
- * callback synchronously, from inside the on_* call, for every event the
- * record causes. Event pointers are valid only during the callback.
+ * updates per-instrument volatility and leverage policy, keeps the position
+ * book (core/book.h) and calls the emit callback synchronously, from inside
+ * the on_* call, for every event the record causes: LeverageLimits, and
+ * LiquidationWarnings on MARK ticks, new limits and position changes. Event
+ * pointers are valid only during the callback.
  *
  * Thread rules: an engine is used by one thread at a time.
  */
@@ -51,6 +53,10 @@ typedef struct lvc_engine_stats_s {
 	uint64_t events_limit;
 	uint64_t events_warning;
 	size_t instruments;
+	size_t positions; /* open */
+	size_t accounts;
+	size_t book_bytes;   /* heap held by the position book */
+	uint64_t marks_late; /* mark ticks older than the instrument's last mark */
 } lvc_engine_stats_t;
 
 /* Creates an engine; NULL on allocation failure or invalid conf (the reason
@@ -71,6 +77,26 @@ lvc_err_t lvc_engine_on_trade(lvc_engine_t *eng, int32_t partition, const lvc_tr
  * volatility when `volatility.source` is mark. */
 lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_price_t *price,
                               char *errstr, size_t errstr_size);
+
+/* Applies a Position (SPEC §5; size 0 closes it). Returns as
+ * lvc_engine_on_trade(). Positions are a global table: every partition's
+ * instruments see every position. */
+lvc_err_t lvc_engine_on_position(lvc_engine_t *eng, const lvc_position_t *pos, char *errstr,
+                                 size_t errstr_size);
+
+/* Closes the position account|instrument (a tombstone on the positions
+ * topic) at event time ts_us. Unknown keys are LVC_OK. */
+lvc_err_t lvc_engine_on_position_close(lvc_engine_t *eng, const char *account,
+                                       const char *instrument, int64_t ts_us, char *errstr,
+                                       size_t errstr_size);
+
+/* Applies an AccountBalance (cross-margin collateral). */
+lvc_err_t lvc_engine_on_balance(lvc_engine_t *eng, const lvc_balance_t *bal, char *errstr,
+                                size_t errstr_size);
+
+/* The newest event time the engine has seen on any input (INT64_MIN before
+ * the first), e.g. the time of a tombstone, which carries none. */
+int64_t lvc_engine_now_us(const lvc_engine_t *eng);
 
 /* Advances the event-time clock of `partition` to now_us (never backwards)
  * without a tick, and publishes STALE for the instruments it makes stale. The

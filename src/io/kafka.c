@@ -29,6 +29,7 @@ struct lvc_kafka_s {
 	lvc_delivery_fn *delivery;
 	void *opaque;
 	atomic_int fatal;
+	rd_kafka_topic_partition_list_t *table_ends; /* lvc_consumer_assign_tables() */
 };
 
 /* The statistics hook (lvc_kafka_set_stats_hook): set before clients are
@@ -241,6 +242,22 @@ lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 	return k;
 }
 
+/* A table partition reached its end (enable.partition.eof): it is caught
+ * up even when control records keep its position below the end offset. */
+static void table_eof(lvc_kafka_t *c, const rd_kafka_message_t *rkm)
+{
+	rd_kafka_topic_partition_t *tp;
+
+	if (c->table_ends == NULL || rkm->rkt == NULL) {
+		return;
+	}
+	tp = rd_kafka_topic_partition_list_find(c->table_ends, rd_kafka_topic_name(rkm->rkt),
+	                                        rkm->partition);
+	if (tp != NULL) {
+		tp->offset = 0; /* nothing left to wait for */
+	}
+}
+
 lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char *errstr,
                             size_t errstr_size)
 {
@@ -259,6 +276,7 @@ lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char
 		    rkm->err == RD_KAFKA_RESP_ERR__FATAL ? LVC_ERR_FATAL : LVC_ERR_KAFKA;
 
 		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			table_eof(c, rkm);
 			rd_kafka_message_destroy(rkm);
 			return LVC_ERR_NOT_FOUND;
 		}
@@ -315,10 +333,86 @@ lvc_err_t lvc_consumer_commit(lvc_kafka_t *c, char *errstr, size_t errstr_size)
 	return LVC_ERR_KAFKA;
 }
 
+lvc_err_t lvc_consumer_assign_tables(lvc_kafka_t *c, const char *const *topics, size_t n,
+                                     int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_resp_err_t err;
+	lvc_err_t ret = LVC_ERR_KAFKA;
+
+	for (size_t t = 0; t < n; t++) {
+		int parts = 0;
+
+		if (lvc_kafka_partition_count(c, topics[t], timeout_ms, &parts, errstr,
+		                              errstr_size) != LVC_OK) {
+			ret = LVC_ERR_NOT_FOUND;
+			goto out;
+		}
+		for (int p = 0; p < parts; p++) {
+			int64_t lo, hi;
+
+			err = rd_kafka_query_watermark_offsets(c->rk, topics[t], p, &lo, &hi,
+			                                       timeout_ms);
+			if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+				ERR("end offset of %s [%d]: %s", topics[t], p,
+				    rd_kafka_err2str(err));
+				goto out;
+			}
+			rd_kafka_topic_partition_list_add(l, topics[t], p)->offset =
+			    RD_KAFKA_OFFSET_BEGINNING;
+			rd_kafka_topic_partition_list_add(ends, topics[t], p)->offset = hi;
+		}
+	}
+	if ((err = rd_kafka_assign(c->rk, l)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("assigning the table topics: %s", rd_kafka_err2str(err));
+		goto out;
+	}
+	if (c->table_ends != NULL) {
+		rd_kafka_topic_partition_list_destroy(c->table_ends);
+	}
+	c->table_ends = ends;
+	ends = NULL;
+	ret = LVC_OK;
+out:
+	rd_kafka_topic_partition_list_destroy(l);
+	if (ends != NULL) {
+		rd_kafka_topic_partition_list_destroy(ends);
+	}
+	return ret;
+}
+
+int lvc_consumer_caught_up(lvc_kafka_t *c)
+{
+	rd_kafka_topic_partition_list_t *pos;
+	int ok = 1;
+
+	if (c->table_ends == NULL) {
+		return 1;
+	}
+	pos = rd_kafka_topic_partition_list_copy(c->table_ends);
+	if (rd_kafka_position(c->rk, pos) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ok = 0;
+	}
+	for (int i = 0; ok && i < pos->cnt; i++) {
+		int64_t end = c->table_ends->elems[i].offset;
+
+		/* An empty partition is caught up before it has a position. */
+		if (end > 0 && pos->elems[i].offset < end) {
+			ok = 0;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(pos);
+	return ok;
+}
+
 void lvc_consumer_close(lvc_kafka_t *c)
 {
 	if (c == NULL) {
 		return;
+	}
+	if (c->table_ends != NULL) {
+		rd_kafka_topic_partition_list_destroy(c->table_ends);
 	}
 	rd_kafka_consumer_close(c->rk);
 	rd_kafka_destroy(c->rk);

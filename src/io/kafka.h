@@ -80,6 +80,17 @@ lvc_err_t lvc_consumer_store(lvc_kafka_t *c, const char *topic, int32_t partitio
  * stored. */
 lvc_err_t lvc_consumer_commit(lvc_kafka_t *c, char *errstr, size_t errstr_size);
 
+/* Assigns every partition of topics[0..n) to c from their first offsets,
+ * outside any group (a global table that every instance reads whole). The
+ * end offsets as of this call are remembered for lvc_consumer_caught_up().
+ * Returns LVC_OK, or an error naming the topic. */
+lvc_err_t lvc_consumer_assign_tables(lvc_kafka_t *c, const char *const *topics, size_t n,
+                                     int timeout_ms, char *errstr, size_t errstr_size);
+
+/* 1 once c's position on every partition assigned by
+ * lvc_consumer_assign_tables() has reached the end offset of that call. */
+int lvc_consumer_caught_up(lvc_kafka_t *c);
+
 /* Leaves the group (revoking partitions through the rebalance callback) and
  * frees c; accepts NULL. */
 void lvc_consumer_close(lvc_kafka_t *c);

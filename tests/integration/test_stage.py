@@ -44,11 +44,14 @@ MODEL = {
 
 
 def topics(partitions=2):
-    names = {k: kit.unique(k) for k in ("trades", "prices", "limits", "warnings", "dead")}
-    kit.create_topics({n: partitions for n in names.values()})
+    names = {k: kit.unique(k) for k in ("trades", "prices", "limits", "warnings", "dead",
+                                         "positions", "balances")}
+    kit.create_topics({n: partitions for n in names.values()},
+                      compacted=[names["positions"], names["balances"]])
     return names, {"trades": names["trades"], "prices": names["prices"],
                    "leverage_limits": names["limits"],
-                   "liquidation_warnings": names["warnings"], "dead_letter": names["dead"]}
+                   "liquidation_warnings": names["warnings"], "dead_letter": names["dead"],
+                   "positions": names["positions"], "balances": names["balances"]}
 
 
 def replay_oracle(trades, topic_cfg, tmp_path):
@@ -152,6 +155,7 @@ def test_run_refuses_topics_that_are_not_co_partitioned():
     names = {k: kit.unique(k) for k in ("trades", "prices", "limits", "warnings", "dead")}
     kit.create_topics({names["trades"]: 2, names["prices"]: 3, names["limits"]: 1,
                        names["warnings"]: 1, names["dead"]: 1})
+    # (positions and balances are not even needed: the check comes first)
     cfg = kit.base_config(topics={"trades": names["trades"], "prices": names["prices"],
                                   "leverage_limits": names["limits"],
                                   "liquidation_warnings": names["warnings"],
