@@ -14,10 +14,25 @@
 
 #define CHUNK_SIZE 65536
 
+#define HEAD_LEN 16 /* a name's first 15 bytes and its length, kept in the slot */
+
 typedef struct slot_s {
 	uint32_t hash;
 	int32_t idx; /* -1: empty */
+	/* Names of up to 15 bytes (most instruments) are compared here, so a
+	 * lookup touches one cache line instead of three (slot, name record,
+	 * name bytes). */
+	unsigned char head[HEAD_LEN];
 } slot_t;
+
+static void make_head(const char *name, size_t len, unsigned char head[HEAD_LEN])
+{
+	size_t n = len < HEAD_LEN - 1 ? len : HEAD_LEN - 1;
+
+	memset(head, 0, HEAD_LEN);
+	memcpy(head, name, n);
+	head[HEAD_LEN - 1] = (unsigned char)(len < 255 ? len : 255);
+}
 
 typedef struct chunk_s {
 	struct chunk_s *next;
@@ -114,6 +129,9 @@ static int32_t probe(const lvc_symtab_t *tab, const char *name, size_t len, uint
                      size_t *slot_out)
 {
 	size_t i = h & tab->mask;
+	unsigned char head[HEAD_LEN];
+
+	make_head(name, len, head);
 
 	for (;;) {
 		const slot_t *s = &tab->slots[i];
@@ -122,9 +140,14 @@ static int32_t probe(const lvc_symtab_t *tab, const char *name, size_t len, uint
 			*slot_out = i;
 			return -1;
 		}
-		if (s->hash == h) {
-			const name_t *n = &tab->names[s->idx];
+		if (s->hash == h && memcmp(s->head, head, HEAD_LEN) == 0) {
+			const name_t *n;
 
+			if (len < HEAD_LEN) {
+				*slot_out = i;
+				return s->idx;
+			}
+			n = &tab->names[s->idx];
 			if (n->len == len && memcmp(n->ptr, name, len) == 0) {
 				*slot_out = i;
 				return s->idx;
@@ -160,6 +183,7 @@ static int grow_slots(lvc_symtab_t *tab)
 		}
 		slots[i].hash = tab->names[k].hash;
 		slots[i].idx = (int32_t)k;
+		make_head(tab->names[k].ptr, tab->names[k].len, slots[i].head);
 	}
 	tab->bytes += (n - (tab->mask + 1)) * sizeof(*slots);
 	free(tab->slots);
@@ -235,6 +259,7 @@ int32_t lvc_symtab_intern(lvc_symtab_t *tab, const char *name, size_t len, int *
 	tab->names[idx].hash = h;
 	tab->slots[slot].hash = h;
 	tab->slots[slot].idx = idx;
+	make_head(name, len, tab->slots[slot].head);
 	if (inserted != NULL) {
 		*inserted = 1;
 	}

@@ -68,3 +68,20 @@ Test(symtab, names_may_hold_any_bytes_and_differ_only_in_length)
 	cr_assert_eq(lvc_symtab_find(t, "abc", 2), 0);
 	lvc_symtab_destroy(t);
 }
+
+Test(symtab, names_sharing_the_in_slot_prefix_stay_apart)
+{
+	/* 15 bytes fit in a slot's head, 16 and more are compared in full. */
+	const char *names[] = { "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOQ",
+		                "ABCDEFGHIJKLMN", "ABCDEFGHIJKLMNOPQRSTUVWXYZ" };
+	lvc_symtab_t *t = lvc_symtab_new(2);
+
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(lvc_symtab_intern(t, names[i], strlen(names[i]), NULL), i);
+	}
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(lvc_symtab_find(t, names[i], strlen(names[i])), i, "%s", names[i]);
+	}
+	cr_assert_eq(lvc_symtab_find(t, "ABCDEFGHIJKLMNOR", 16), -1);
+	lvc_symtab_destroy(t);
+}
