@@ -47,6 +47,7 @@ APT_PACKAGES=(
 	libmicrohttpd-dev libcurl4-openssl-dev
 	clang clang-format libclang-rt-14-dev
 	python3 python3-venv python3-yaml
+	chromium fonts-dejavu-core
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
