@@ -47,8 +47,10 @@ APT_PACKAGES=(
 	libmicrohttpd-dev libcurl4-openssl-dev
 	clang clang-format libclang-rt-14-dev
 	python3 python3-venv python3-yaml
-	chromium fonts-dejavu-core
 )
+# Only for the tests (the report screenshot test), not for --build.
+TEST_PACKAGES=(chromium fonts-dejavu-core)
+[[ $BUILD_ONLY == 1 ]] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
 
 say() { printf 'install-deps: %s\n' "$*"; }
 t_start=$(date +%s)

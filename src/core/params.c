@@ -117,17 +117,17 @@ char *lvc_duration_format(int64_t us, char *buf, size_t size)
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && off < size; i++) {
 		if (rest >= units[i].us) {
 			off += (size_t)snprintf(buf + off, size - off, "%" PRId64 "%s",
-						rest / units[i].us, units[i].unit);
+			                        rest / units[i].us, units[i].unit);
 			rest %= units[i].us;
 		}
 	}
 	return buf;
 }
 
-#define FAIL(...)                                            \
-	do {                                                 \
-		snprintf(errstr, errstr_size, __VA_ARGS__);  \
-		return LVC_ERR_INVALID;                      \
+#define FAIL(...)                                           \
+	do {                                                \
+		snprintf(errstr, errstr_size, __VA_ARGS__); \
+		return LVC_ERR_INVALID;                     \
 	} while (0)
 
 static lvc_err_t check_vol(const lvc_vol_params_t *v, char *errstr, size_t errstr_size)

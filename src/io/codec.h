@@ -99,7 +99,7 @@ lvc_err_t lvc_codec_to_json(lvc_codec_t *codec, lvc_rec_type_t type, const void 
  * record is validated as by its decoder). LVC_OK, or the decoder's error;
  * LVC_ERR_INVALID for other types. */
 lvc_err_t lvc_codec_peek_ts(lvc_codec_t *codec, lvc_rec_type_t type, const void *buf, size_t len,
-			    int64_t *ts_us);
+                            int64_t *ts_us);
 
 /* Caps the bytes Avro C may hold allocated at once, process-wide (Avro C's
  * allocator is global). 0 removes the cap. Returns the previous cap. */
