@@ -95,7 +95,8 @@ lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t
 	eng->overrides = lvc_symtab_new(conf->overrides_n + 1);
 	eng->ins_cap = hint;
 	eng->ins = malloc(eng->ins_cap * sizeof(*eng->ins));
-	if (eng->syms == NULL || eng->overrides == NULL || eng->ins == NULL) {
+	eng->links = malloc(eng->ins_cap * sizeof(*eng->links));
+	if (eng->syms == NULL || eng->overrides == NULL || eng->ins == NULL || eng->links == NULL) {
 		goto nomem;
 	}
 	eng->stale_after = malloc((conf->overrides_n + 1) * sizeof(*eng->stale_after));
@@ -144,6 +145,7 @@ void lvc_engine_destroy(lvc_engine_t *eng)
 	lvc_symtab_destroy(eng->syms);
 	lvc_symtab_destroy(eng->overrides);
 	free(eng->ins);
+	free(eng->links);
 	for (size_t i = 0; i < eng->parts_n; i++) {
 		free(eng->parts[i].head);
 	}
@@ -187,51 +189,52 @@ static part_t *get_part(lvc_engine_t *eng, int32_t partition)
 
 static void list_unlink(lvc_engine_t *eng, int32_t idx)
 {
-	ins_t *in = &eng->ins[idx];
+	link_t *ln = &eng->links[idx], *lk = eng->links;
+	const ins_t *in = &eng->ins[idx];
 	part_t *p = &eng->parts[in->partition];
 
-	if (!in->in_list) {
+	if (ln->prev == UNLISTED) {
 		return;
 	}
-	if (in->prev != NIL) {
-		eng->ins[in->prev].next = in->next;
+	if (ln->prev != NIL) {
+		lk[ln->prev].next = ln->next;
 	} else {
-		p->head[in->cls] = in->next;
+		p->head[in->cls] = ln->next;
 	}
-	if (in->next != NIL) {
-		eng->ins[in->next].prev = in->prev;
+	if (ln->next != NIL) {
+		lk[ln->next].prev = ln->prev;
 	} else {
-		p->tail[in->cls] = in->prev;
+		p->tail[in->cls] = ln->prev;
 	}
-	in->prev = in->next = NIL;
-	in->in_list = 0;
+	ln->prev = UNLISTED;
+	ln->next = NIL;
 }
 
 /* Inserts idx keeping the list ordered by last_ts_us. Ticks arrive nearly in
  * time order, so the walk back from the tail is almost always zero steps. */
 static void list_insert(lvc_engine_t *eng, int32_t idx)
 {
-	ins_t *in = &eng->ins[idx];
+	link_t *ln = &eng->links[idx], *lk = eng->links;
+	const ins_t *in = &eng->ins[idx];
 	part_t *p = &eng->parts[in->partition];
 	int32_t after = p->tail[in->cls];
 
-	while (after != NIL && eng->ins[after].last_ts_us > in->last_ts_us) {
-		after = eng->ins[after].prev;
+	while (after != NIL && lk[after].last_ts_us > ln->last_ts_us) {
+		after = lk[after].prev;
 	}
-	in->prev = after;
+	ln->prev = after;
 	if (after == NIL) {
-		in->next = p->head[in->cls];
+		ln->next = p->head[in->cls];
 		p->head[in->cls] = idx;
 	} else {
-		in->next = eng->ins[after].next;
-		eng->ins[after].next = idx;
+		ln->next = lk[after].next;
+		lk[after].next = idx;
 	}
-	if (in->next != NIL) {
-		eng->ins[in->next].prev = idx;
+	if (ln->next != NIL) {
+		lk[ln->next].prev = idx;
 	} else {
 		p->tail[in->cls] = idx;
 	}
-	in->in_list = 1;
 }
 
 static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, char *errstr,
@@ -260,12 +263,18 @@ static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, c
 	if ((size_t)idx >= eng->ins_cap) {
 		size_t cap = eng->ins_cap * 2;
 		ins_t *ins = realloc(eng->ins, cap * sizeof(*ins));
+		link_t *links;
 
 		if (ins == NULL) {
 			ERR("out of memory adding instrument %s", name);
 			return -1;
 		}
 		eng->ins = ins;
+		if ((links = realloc(eng->links, cap * sizeof(*links))) == NULL) {
+			ERR("out of memory adding instrument %s", name);
+			return -1;
+		}
+		eng->links = links;
 		eng->ins_cap = cap;
 	}
 	in = &eng->ins[idx];
@@ -273,8 +282,9 @@ static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, c
 	ov = lvc_symtab_find(eng->overrides, name, len);
 	in->params = ov >= 0 ? &eng->override_params[ov].params : &eng->defaults;
 	in->partition = partition;
-	in->prev = in->next = NIL;
-	in->last_ts_us = INT64_MIN;
+	eng->links[idx].prev = UNLISTED;
+	eng->links[idx].next = NIL;
+	eng->links[idx].last_ts_us = INT64_MIN;
 	while (eng->stale_after[in->cls] != in->params->lev.stale_after_us) {
 		in->cls++;
 	}
@@ -330,7 +340,7 @@ static int check_stale(lvc_engine_t *eng, part_t *p)
 			ins_t *in = &eng->ins[idx];
 			int rc;
 
-			if (p->clock_us - in->last_ts_us < eng->stale_after[c]) {
+			if (p->clock_us - eng->links[idx].last_ts_us < eng->stale_after[c]) {
 				break;
 			}
 			list_unlink(eng, idx);
@@ -379,10 +389,10 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 		break;
 	}
 	eng->stats.ticks_applied++;
-	in->last_ts_us = ts_us;
+	eng->links[idx].last_ts_us = ts_us;
 	/* Usually the instrument just moves to the tail of its staleness list;
 	 * already there (it ticked last), nothing moves. */
-	if (!in->in_list || eng->parts[in->partition].tail[in->cls] != idx) {
+	if (eng->links[idx].prev == UNLISTED || eng->parts[in->partition].tail[in->cls] != idx) {
 		list_unlink(eng, idx);
 		list_insert(eng, idx);
 	}

@@ -17,20 +17,27 @@
 
 #define NIL (-1)
 
+#define UNLISTED (-2) /* link_t.prev of an instrument in no staleness list */
+
 typedef struct ins_s {
 	const lvc_params_t *params;
 	lvc_vol_t *vol;
 	lvc_policy_t pol;
-	int64_t last_ts_us; /* newest applied source tick */
 	int32_t partition;
-	int32_t cls;  /* staleness class: index of its stale_after in eng->stale_after */
-	int32_t prev; /* partition list, ordered by last_ts_us */
-	int32_t next;
-	int in_list;
+	int32_t cls;      /* staleness class: index of its stale_after in eng->stale_after */
 	uint32_t book_id; /* the instrument in the position book, when has_book_id */
 	int has_book_id;
 	double book_sigma; /* sigma_ann last given to the book; 0: none yet */
 } ins_t;
+
+/* An instrument's place in its partition's staleness list, kept apart from
+ * ins_t in a dense array: moving an instrument to the tail updates its
+ * neighbours, and 16-byte links keep those writes in cache. */
+typedef struct link_s {
+	int64_t last_ts_us; /* newest applied source tick */
+	int32_t prev;       /* UNLISTED, NIL or an index */
+	int32_t next;
+} link_t;
 
 /* One list per staleness class (distinct stale_after value), so that every
  * list is ordered by staleness deadline and only heads need checking. */
@@ -50,6 +57,7 @@ struct lvc_engine_s {
 
 	lvc_symtab_t *syms; /* instrument name -> index into ins */
 	ins_t *ins;
+	link_t *links; /* parallel to ins */
 	size_t ins_cap;
 
 	part_t *parts;
