@@ -45,6 +45,7 @@
 #include "core/policy.h"
 #include "core/stats.h"
 #include "core/symtab.h"
+#include "core/numeric.h"
 #include "io/codec.h"
 #include "io/log.h"
 
@@ -61,27 +62,6 @@
 	} while (0)
 
 /* ---- the sampler ------------------------------------------------------------ */
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-	return a / b + (a % b > 0);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b < 0);
-}
-
-/* ln(a / b), finite for any finite a, b > 0 (as core/vol.c computes it). */
-static double lnratio(double a, double b)
-{
-	double q = a / b;
-
-	if (q >= DBL_MIN && q <= DBL_MAX) {
-		return log(q);
-	}
-	return log(a) - log(b);
-}
 
 /* Grows *p (elements of size sz) to hold at least need; geometric. */
 static int grow(void **p, size_t *cap, size_t need, size_t sz)
@@ -170,10 +150,10 @@ int lvc_calib_sampler_tick(lvc_calib_sampler_t *s, int64_t ts_us, double price)
 	}
 	if (!s->has_tick) {
 		s->has_tick = 1;
-		s->k0 = ceil_div(ts_us, s->s_us);
+		s->k0 = lvc_ceil_div(ts_us, s->s_us);
 		s->kc = s->k0;
 		s->t_pend = s->kc * s->s_us;
-		s->cur_j = floor_div(s->k0 - 1, s->r_per);
+		s->cur_j = lvc_floor_div(s->k0 - 1, s->r_per);
 		s->j_seed = s->cur_j;
 		s->cur = price;
 		s->last_ts = ts_us;
@@ -184,11 +164,11 @@ int lvc_calib_sampler_tick(lvc_calib_sampler_t *s, int64_t ts_us, double price)
 		/* The grid points kc .. kn - 1 are final at the current price:
 		 * r_kc (when it exists) and m zero returns for the empty
 		 * intervals after it. */
-		const int64_t kn = ceil_div(ts_us, s->s_us);
-		const int64_t jn = floor_div(kn - 1, s->r_per);
+		const int64_t kn = lvc_ceil_div(ts_us, s->s_us);
+		const int64_t jn = lvc_floor_div(kn - 1, s->r_per);
 		const int64_t m = kn - 1 - s->kc;
 
-		if (s->kc > s->k0 && push_grid(s, lnratio(s->cur, s->p_prev)) != 0) {
+		if (s->kc > s->k0 && push_grid(s, lvc_lnratio(s->cur, s->p_prev)) != 0) {
 			return LVC_ERR_NOMEM;
 		}
 		if (m > 0) {
@@ -212,7 +192,7 @@ int lvc_calib_sampler_tick(lvc_calib_sampler_t *s, int64_t ts_us, double price)
 			int64_t keep = e < s->bar_keep ? e : s->bar_keep;
 
 			if (s->cur_j != s->j_seed &&
-			    push_bar(s, lnratio(s->cur, s->c_prev), (s->cur_j + 1) * s->b_us,
+			    push_bar(s, lvc_lnratio(s->cur, s->c_prev), (s->cur_j + 1) * s->b_us,
 			             s->cur) != 0) {
 				return LVC_ERR_NOMEM;
 			}
@@ -252,12 +232,12 @@ int lvc_calib_sampler_finish(lvc_calib_sampler_t *s)
 	if (s->last_ts != s->t_pend) {
 		return 0;
 	}
-	if (s->kc > s->k0 && push_grid(s, lnratio(s->cur, s->p_prev)) != 0) {
+	if (s->kc > s->k0 && push_grid(s, lvc_lnratio(s->cur, s->p_prev)) != 0) {
 		return LVC_ERR_NOMEM;
 	}
 	if (s->t_pend == (s->cur_j + 1) * s->b_us) {
 		if (s->cur_j != s->j_seed &&
-		    push_bar(s, lnratio(s->cur, s->c_prev), s->t_pend, s->cur) != 0) {
+		    push_bar(s, lvc_lnratio(s->cur, s->c_prev), s->t_pend, s->cur) != 0) {
 			return LVC_ERR_NOMEM;
 		}
 		closed = 1;

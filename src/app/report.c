@@ -25,6 +25,7 @@
 #include "core/calib.h"
 #include "core/params.h"
 #include "core/records.h"
+#include "core/numeric.h"
 
 /* ---- text buffer ---------------------------------------------------------- */
 
@@ -1058,13 +1059,6 @@ static void marks_free(marks_t *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static int64_t floor_div64(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* The exceedances of the tested blocks (core/calib.h: anchors at multiples
  * of the horizon, the state at the anchor, the price a horizon later),
  * marked at the end of their block: [margin][0 long loss, 1 short loss]. */
@@ -1079,7 +1073,7 @@ static int block_marks(const lvc_calib_ins_t *ins, marks_t mk[2][2], int64_t cou
 		return 0;
 	}
 	last = obs[n - 1].ts_us;
-	a = floor_div64(obs[0].ts_us, h) * h;
+	a = lvc_floor_div(obs[0].ts_us, h) * h;
 	if (a < obs[0].ts_us) {
 		a += h;
 	}

@@ -20,6 +20,7 @@
 
 #include "core/calib.h"
 #include "core/stats.h"
+#include "core/numeric.h"
 
 #define MAX_BLOCKS INT64_C(100000000) /* anchors per series: a guard, not a model limit */
 
@@ -220,13 +221,6 @@ static int span_covers(int64_t from, int64_t to, int64_t h)
 }
 
 /* Floor division for possibly negative event times. */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 lvc_err_t lvc_coverage_series(const lvc_cov_obs_t *obs, size_t n, const lvc_cov_opts_t *opts,
                               lvc_cov_result_t *out, char *errstr, size_t errstr_size)
 {
@@ -304,7 +298,7 @@ lvc_err_t lvc_coverage_series(const lvc_cov_obs_t *obs, size_t n, const lvc_cov_
 	if (!span_covers(obs[0].ts_us, last, h)) {
 		goto finish;
 	}
-	a = floor_div(obs[0].ts_us, h) * h;
+	a = lvc_floor_div(obs[0].ts_us, h) * h;
 	if (a < obs[0].ts_us) {
 		a += h;
 	}

@@ -74,6 +74,7 @@
 #include <string.h>
 
 #include "core/vol_int.h"
+#include "core/numeric.h"
 
 #define US_PER_S   1e6
 #define PI_2       1.57079632679489661923 /* pi / 2 */
@@ -90,27 +91,6 @@
 _Static_assert(offsetof(lvc_vol_t, f_samp) == 64, "line 1 of lvc_vol_t starts at byte 64");
 _Static_assert(offsetof(lvc_vol_t, acc_s2) == 128, "line 2 of lvc_vol_t starts at byte 128");
 _Static_assert(offsetof(lvc_vol_t, n_win) == 192, "the hot lines of lvc_vol_t are 3");
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-	return a / b + (a % b > 0);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b < 0);
-}
-
-/* ln(a / b) for finite a, b > 0, finite for every such pair. */
-static double lnratio(double a, double b)
-{
-	double q = a / b;
-
-	if (q >= DBL_MIN && q <= DBL_MAX) {
-		return log(q);
-	}
-	return log(a) - log(b);
-}
 
 static int params_ok(const lvc_vol_params_t *p, double prior)
 {
@@ -301,7 +281,7 @@ static void close_buckets(lvc_vol_t *vol, int64_t e)
 
 	memset(&leaf, 0, sizeof(leaf));
 	if (bar && (need & (EST_BIT(LVC_EST_CLOSE) | EST_BIT(LVC_EST_GARCH)))) {
-		xcc = lnratio(vol->cur, vol->cp);
+		xcc = lvc_lnratio(vol->cur, vol->cp);
 	}
 	if (need & EST_BIT(LVC_EST_GARCH)) {
 		if (bar) {
@@ -319,18 +299,19 @@ static void close_buckets(lvc_vol_t *vol, int64_t e)
 				leaf.xcc = xcc;
 			}
 			if (need & (EST_BIT(LVC_EST_PARKINSON) | EST_BIT(LVC_EST_GARMAN_KLASS))) {
-				leaf.hl = lnratio(vol->hi, vol->lo);
+				leaf.hl = lvc_lnratio(vol->hi, vol->lo);
 			}
 			if (need & (EST_BIT(LVC_EST_GARMAN_KLASS) | EST_BIT(LVC_EST_YANG_ZHANG))) {
-				leaf.xc = lnratio(vol->cur, vol->o);
+				leaf.xc = lvc_lnratio(vol->cur, vol->o);
 			}
 			if (need & EST_BIT(LVC_EST_YANG_ZHANG)) {
-				leaf.xo = lnratio(vol->o, vol->cp);
+				leaf.xo = lvc_lnratio(vol->o, vol->cp);
 			}
 			if (need &
 			    (EST_BIT(LVC_EST_ROGERS_SATCHELL) | EST_BIT(LVC_EST_YANG_ZHANG))) {
-				leaf.rs = lnratio(vol->hi, vol->cur) * lnratio(vol->hi, vol->o) +
-				          lnratio(vol->lo, vol->cur) * lnratio(vol->lo, vol->o);
+				leaf.rs =
+				    lvc_lnratio(vol->hi, vol->cur) * lvc_lnratio(vol->hi, vol->o) +
+				    lvc_lnratio(vol->lo, vol->cur) * lvc_lnratio(vol->lo, vol->o);
 			}
 		}
 		if (e >= (int64_t)vol->n_win) {
@@ -358,16 +339,17 @@ static void advance(lvc_vol_t *vol, int64_t ts_us, double price)
 	/* The next grid interval and the same or next bucket are the common
 	 * cases; they need no 64-bit division. */
 	const int64_t kn =
-	    ts_us <= vol->t_pend + vol->s_us ? vol->kc + 1 : ceil_div(ts_us, vol->s_us);
-	const int64_t jn = kn - 1 < (vol->cur_j + 1) * vol->r_per   ? vol->cur_j
-	                   : kn - 1 < (vol->cur_j + 2) * vol->r_per ? vol->cur_j + 1
-	                                                            : floor_div(kn - 1, vol->r_per);
+	    ts_us <= vol->t_pend + vol->s_us ? vol->kc + 1 : lvc_ceil_div(ts_us, vol->s_us);
+	const int64_t jn = kn - 1 < (vol->cur_j + 1) * vol->r_per ? vol->cur_j
+	                   : kn - 1 < (vol->cur_j + 2) * vol->r_per
+	                       ? vol->cur_j + 1
+	                       : lvc_floor_div(kn - 1, vol->r_per);
 	const int64_t m = kn - 1 - vol->kc; /* zero returns after r_kc */
 	const int has_r = vol->kc > vol->k0;
 	double r = 0.0;
 
 	if (has_r && vol->cur != vol->p_prev) {
-		r = lnratio(vol->cur, vol->p_prev);
+		r = lvc_lnratio(vol->cur, vol->p_prev);
 	}
 	if (vol->need & EST_BIT(LVC_EST_EWMA)) {
 		if (has_r) {
@@ -418,10 +400,10 @@ lvc_vol_result_t lvc_vol_update(lvc_vol_t *vol, int64_t ts_us, double price)
 	}
 	if (!vol->has_tick) {
 		vol->has_tick = 1;
-		vol->k0 = ceil_div(ts_us, vol->s_us);
+		vol->k0 = lvc_ceil_div(ts_us, vol->s_us);
 		vol->kc = vol->k0;
 		vol->t_pend = vol->kc * vol->s_us;
-		vol->cur_j = floor_div(vol->k0 - 1, vol->r_per);
+		vol->cur_j = lvc_floor_div(vol->k0 - 1, vol->r_per);
 		vol->j_seed = vol->cur_j;
 		vol->cur = vol->o = vol->hi = vol->lo = price;
 		vol->last_ts = ts_us;

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "core/vol_int.h"
+#include "core/numeric.h"
 
 #define SNAP_VERSION 1
 
@@ -268,16 +269,6 @@ static int nonneg_finite(double d)
 	return d >= 0 && isfinite(d);
 }
 
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-	return a / b + (a % b > 0);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b < 0);
-}
-
 /* Reads n leaves; checks them, and stores them in slots 0 .. n-1 when
  * commit is set. Returns 0 when one is not valid. */
 static int read_leaves(lvc_vol_t *vol, rd_t *r, uint32_t n, int64_t first_j, int commit)
@@ -389,13 +380,13 @@ lvc_err_t lvc_vol_restore(lvc_vol_t *vol, const void *buf, size_t len)
 		}
 		/* The grid: last_ts in range, kc its pending point, k0 <= kc. */
 		if (t.last_ts > LVC__VOL_TS_LIMIT || t.last_ts < -LVC__VOL_TS_LIMIT ||
-		    t.kc != ceil_div(t.last_ts, s_us) || t.k0 > t.kc ||
-		    t.k0 < ceil_div(-LVC__VOL_TS_LIMIT, s_us)) {
+		    t.kc != lvc_ceil_div(t.last_ts, s_us) || t.k0 > t.kc ||
+		    t.k0 < lvc_ceil_div(-LVC__VOL_TS_LIMIT, s_us)) {
 			goto exit;
 		}
 		t.t_pend = t.kc * s_us;
-		t.cur_j = floor_div(t.kc - 1, vol->r_per);
-		t.j_seed = floor_div(t.k0 - 1, vol->r_per);
+		t.cur_j = lvc_floor_div(t.kc - 1, vol->r_per);
+		t.j_seed = lvc_floor_div(t.k0 - 1, vol->r_per);
 		if (!pos_finite(t.cur) || !isfinite(t.p_prev) || (t.kc > t.k0 && !(t.p_prev > 0)) ||
 		    !nonneg_finite(t.r_prev_abs) || !nonneg_finite(t.v) || !nonneg_finite(t.h) ||
 		    !nonneg_finite(t.acc_s2) || !nonneg_finite(t.acc_sbp)) {
