@@ -17,28 +17,11 @@
 #include "app/calibrate.h"
 #include "core/params.h"
 #include "core/vol.h"
+#include "../unit/test_rng.h"
 
 #define S_US   INT64_C(1000000)
 #define MIN_US (60 * S_US)
 #define DAY_US (86400 * S_US)
-
-typedef struct rng_s {
-	uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *g)
-{
-	uint64_t z = (g->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(rng_t *g)
-{
-	return ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-}
 
 /* A tick stream with pauses from a millisecond to `max_pause_us` (some of
  * them several bars long), a few ticks on one timestamp, and prices on a

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/calib.h"
+#include "test_rng.h"
 
 #define S_US      INT64_C(1000000)
 #define BASE_S    INT64_C(1699999200) /* 2023-11-14, a multiple of every horizon used here */
@@ -406,27 +407,6 @@ Test(coverage, rejects_bad_series_with_the_index)
 }
 
 /* ---- simulated prices ------------------------------------------------------------------ */
-
-typedef struct rng_s {
-	uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *g)
-{
-	uint64_t z = (g->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_normal(rng_t *g)
-{
-	double u = ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-	double v = ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
 
 #define SIM_H      60   /* horizon: 60 one-second steps */
 #define SIM_BLOCKS 3000 /* blocks per path */

@@ -12,33 +12,12 @@
 #include <stdlib.h>
 
 #include "core/calib.h"
+#include "test_rng.h"
 
 #define LN2     0.69314718055994530942
 #define DAY_US  INT64_C(86400000000)
 #define SIM_N   4000
 #define N_SEEDS 20
-
-/* splitmix64 + Box-Muller, as in test_calib_garch.c. */
-typedef struct rng_s {
-	uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *g)
-{
-	uint64_t z = (g->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_normal(rng_t *g)
-{
-	double u = ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-	double v = ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
 
 /* IGARCH(1,1) with omega = 0: r_t = sqrt(v_t) z_t, v_(t+1) = lambda v_t +
  * (1 - lambda) r_t^2. Its one-step forecast is exactly the EWMA. */

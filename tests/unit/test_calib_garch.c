@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/calib.h"
+#include "test_rng.h"
 
 #define DEM2GBP_N 1974
 
@@ -42,33 +43,6 @@ static double *read_dem2gbp(size_t *n)
 	fclose(f);
 	cr_assert_eq(*n, DEM2GBP_N);
 	return r;
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014): a small, well-mixed, deterministic
- * generator; Box-Muller for normals. */
-typedef struct rng_s {
-	uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *g)
-{
-	uint64_t z = (g->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(rng_t *g)
-{
-	return ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53; /* (0, 1) */
-}
-
-static double rng_normal(rng_t *g)
-{
-	double u = rng_unit(g), v = rng_unit(g);
-
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
 /* A GARCH(1,1) path of n returns after a burn-in of 500, started at the

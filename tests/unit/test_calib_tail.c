@@ -11,30 +11,10 @@
 
 #include "core/calib.h"
 #include "core/stats.h"
+#include "test_rng.h"
 
 #define SIM_N   4000
 #define N_SEEDS 10
-
-typedef struct rng_s {
-	uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *g)
-{
-	uint64_t z = (g->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double rng_normal(rng_t *g)
-{
-	double u = ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-	double v = ((double)(rng_next(g) >> 11) + 0.5) * 0x1.0p-53;
-
-	return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
 
 /* Unit-variance Student-t draw for integer nu: Z / sqrt(chi2_nu / nu),
  * scaled by sqrt((nu - 2) / nu). */
