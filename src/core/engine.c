@@ -50,6 +50,7 @@ static int on_warning(void *opaque, const lvc_warning_t *w)
 	ev.type = LVC_EV_WARNING;
 	ev.partition = idx >= 0 ? eng->ins[idx].partition : -1;
 	ev.u.warning = w;
+	lvc__engine_dirty_pos(eng, w, ev.partition);
 	eng->stats.events_warning++;
 	return eng->emit != NULL ? eng->emit(eng->opaque, &ev) : 0;
 }
@@ -141,6 +142,7 @@ void lvc_engine_destroy(lvc_engine_t *eng)
 			lvc_vol_destroy(eng->ins[i].vol);
 		}
 	}
+	lvc__engine_state_free(eng);
 	lvc_book_destroy(eng->book);
 	lvc_symtab_destroy(eng->syms);
 	lvc_symtab_destroy(eng->overrides);
@@ -172,6 +174,7 @@ static part_t *get_part(lvc_engine_t *eng, int32_t partition)
 		eng->parts = parts;
 		for (size_t i = eng->parts_n; i < n; i++) {
 			parts[i].clock_us = INT64_MIN;
+			parts[i].dirty = 0;
 			parts[i].head = malloc(2 * eng->classes * sizeof(int32_t));
 			if (parts[i].head == NULL) {
 				eng->parts_n = i;
@@ -325,6 +328,7 @@ static int emit_limit(lvc_engine_t *eng, int32_t idx)
 	if (lvc_book_on_limit(eng->book, lim, why, sizeof(why)) != LVC_OK) {
 		return -1;
 	}
+	lvc__engine_book_limit(eng, idx, lim);
 	in->book_sigma = lim->sigma_ann;
 	return 0;
 }
@@ -344,6 +348,7 @@ static int check_stale(lvc_engine_t *eng, part_t *p)
 				break;
 			}
 			list_unlink(eng, idx);
+			lvc__engine_dirty_ins(eng, idx);
 			if (lvc_policy_on_clock(&in->pol, &in->params->lev, p->clock_us,
 			                        lvc_vol_sigma_ann(in->vol), &eng->scratch)) {
 				if ((rc = emit_limit(eng, idx)) != 0) {
@@ -359,6 +364,7 @@ static lvc_err_t advance_clock(lvc_engine_t *eng, part_t *p, int64_t ts_us)
 {
 	if (ts_us > p->clock_us) {
 		p->clock_us = ts_us;
+		lvc__engine_dirty_part(eng, (int32_t)(p - eng->parts));
 		if (check_stale(eng, p) != 0) {
 			return LVC_ERR_STATE;
 		}
@@ -378,6 +384,7 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 		return LVC_ERR_NOMEM;
 	}
 	in = &eng->ins[idx];
+	lvc__engine_dirty_ins(eng, idx);
 	switch (lvc_vol_update(in->vol, ts_us, price)) {
 	case LVC_VOL_LATE:
 		eng->stats.ticks_late++;
@@ -394,6 +401,7 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 	 * already there (it ticked last), nothing moves. */
 	if (eng->links[idx].prev == UNLISTED || eng->parts[in->partition].tail[in->cls] != idx) {
 		list_unlink(eng, idx);
+		in->touch = ++eng->touch_seq;
 		list_insert(eng, idx);
 	}
 	if (lvc_policy_on_tick(&in->pol, &in->params->lev, ts_us, lvc_vol_sigma_ann(in->vol),
@@ -411,8 +419,8 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 	return LVC_OK;
 }
 
-static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errstr,
-                           size_t errstr_size);
+static lvc_err_t mark_book(lvc_engine_t *eng, int32_t partition, const lvc_price_t *px,
+                           char *errstr, size_t errstr_size);
 
 static int valid_price(double x)
 {
@@ -496,7 +504,7 @@ lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_pr
 	if (err != LVC_OK || price->kind != LVC_PRICE_MARK) {
 		return err;
 	}
-	return mark_book(eng, price, errstr, errstr_size);
+	return mark_book(eng, partition, price, errstr, errstr_size);
 }
 
 /* A sigma change smaller than this (relative) is not passed to the book
@@ -506,8 +514,8 @@ lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_pr
 
 /* The book's part of a MARK tick: the instrument's current sigma (the prior
  * during warm-up, as its limits use), then the mark itself. */
-static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errstr,
-                           size_t errstr_size)
+static lvc_err_t mark_book(lvc_engine_t *eng, int32_t partition, const lvc_price_t *px,
+                           char *errstr, size_t errstr_size)
 {
 	int32_t idx = lvc_symtab_find(eng->syms, px->instrument, strlen(px->instrument));
 	ins_t *in;
@@ -516,11 +524,14 @@ static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errst
 
 	if (idx < 0) {
 		/* No source tick yet: the book keeps the mark for when the
-		 * instrument gets its first limit. */
-		return lvc_book_on_mark(eng->book, px->instrument, px->ts_us, px->price, errstr,
-		                        errstr_size);
+		 * instrument gets its first limit. The instrument is made now so
+		 * that its state snapshot carries that mark. */
+		if ((idx = get_ins(eng, partition, px->instrument, errstr, errstr_size)) < 0) {
+			return LVC_ERR_NOMEM;
+		}
 	}
 	in = &eng->ins[idx];
+	lvc__engine_dirty_ins(eng, idx);
 	if (in->book_sigma > 0) {
 		s = lvc_vol_samples(in->vol) < in->params->lev.warmup_samples
 		        ? in->params->lev.prior_sigma_ann
@@ -532,6 +543,9 @@ static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errst
 				return err;
 			}
 			in->book_sigma = s;
+			in->has_bk_sigma = 1;
+			in->bk_sigma_ann = s;
+			in->bk_sigma_h = s * in->pol.horizon_scale;
 		}
 	}
 	if (!in->has_book_id) {
@@ -540,6 +554,11 @@ static lvc_err_t mark_book(lvc_engine_t *eng, const lvc_price_t *px, char *errst
 			return err;
 		}
 		in->has_book_id = 1;
+	}
+	if (!in->has_bk_mark || px->ts_us >= in->bk_mark_ts_us) {
+		in->has_bk_mark = 1;
+		in->bk_mark_ts_us = px->ts_us;
+		in->bk_mark = px->price;
 	}
 	return lvc_book_on_mark_id(eng->book, in->book_id, px->ts_us, px->price, errstr,
 	                           errstr_size);
@@ -599,4 +618,27 @@ void lvc_engine_stats(const lvc_engine_t *eng, lvc_engine_stats_t *out)
 	out->accounts = bs.accounts;
 	out->book_bytes = bs.bytes;
 	out->marks_late = bs.marks_late;
+}
+
+/* For engine_state.c. */
+int32_t lvc__engine_ins(lvc_engine_t *eng, int32_t partition, const char *name, char *errstr,
+                        size_t errstr_size)
+{
+	return get_ins(eng, partition, name, errstr, errstr_size);
+}
+
+part_t *lvc__engine_part(lvc_engine_t *eng, int32_t partition)
+{
+	return get_part(eng, partition);
+}
+
+void lvc__engine_list_unlink(lvc_engine_t *eng, int32_t idx)
+{
+	list_unlink(eng, idx);
+}
+
+void lvc__engine_list_insert(lvc_engine_t *eng, int32_t idx)
+{
+	list_unlink(eng, idx);
+	list_insert(eng, idx);
 }

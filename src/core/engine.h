@@ -108,4 +108,97 @@ lvc_err_t lvc_engine_on_clock(lvc_engine_t *eng, int32_t partition, int64_t now_
 /* Counters since creation. */
 void lvc_engine_stats(const lvc_engine_t *eng, lvc_engine_stats_t *out);
 
+/*
+ * State snapshots (engine_state.c), for the stage's levcal.state topic: the
+ * complete state of an instrument (volatility, policy, staleness-list
+ * place, and what the position book holds for it: its last limit's tiers,
+ * its sigma and its last mark), the warning state of a position (level and
+ * seq) and the event-time clock of a partition, as versioned little-endian
+ * bytes. An engine restored from the snapshots of another, with the same
+ * positions and balances applied and fed the same records afterwards,
+ * emits byte-identical events.
+ *
+ * Restoring is meant for instruments and partitions the engine has never
+ * processed (a fresh engine, or partitions newly assigned to it): apply
+ * the positions and balances tables first, then every
+ * lvc_engine_restore_partition(), lvc_engine_restore_instrument() and
+ * lvc_engine_restore_position() of the partitions, then one
+ * lvc_engine_restore_finish(), which hands the instruments' last limits to
+ * the book and puts them back into their staleness lists. The emit
+ * callback may be called from lvc_engine_restore_finish() (and from
+ * lvc_engine_restore_position() on a ready instrument) when a position's
+ * restored level is not the one its current position record gives, e.g.
+ * after the positions table changed while the state was not running.
+ */
+
+/* Bytes of a position's warning state (the book's format). */
+#define LVC_ENGINE_POS_STATE_SIZE 10
+
+typedef enum lvc_change_kind_e {
+	LVC_CHANGE_INSTRUMENT, /* instrument: snapshot it */
+	LVC_CHANGE_POSITION,   /* account + instrument: its warning state */
+	LVC_CHANGE_PARTITION,  /* partition: its clock */
+} lvc_change_kind_t;
+
+/* One changed state; names valid for the engine's life. */
+typedef struct lvc_change_s {
+	lvc_change_kind_t kind;
+	int32_t partition; /* the input partition of the instrument, or the partition */
+	const char *instrument;
+	const char *account;
+} lvc_change_t;
+
+/* Called for each change; a non-zero return stops the enumeration. */
+typedef int(lvc_change_fn)(void *opaque, const lvc_change_t *ch);
+
+/* Calls fn for every state changed since the last
+ * lvc_engine_changes_clear() (all != 0: every state the engine holds),
+ * instruments and partitions once each, positions at least once. Returns
+ * fn's first non-zero return, or 0. */
+int lvc_engine_changes(const lvc_engine_t *eng, int all, lvc_change_fn *fn, void *opaque);
+
+/* Forgets the changes (after they were written). */
+void lvc_engine_changes_clear(lvc_engine_t *eng);
+
+/* Writes the snapshot of instrument into buf[0..size) when it fits and
+ * returns the bytes needed; 0 for an instrument the engine does not know. */
+size_t lvc_engine_snapshot_instrument(const lvc_engine_t *eng, const char *instrument, void *buf,
+                                      size_t size);
+
+/* The same for the clock of partition; 0 for a partition never seen. */
+size_t lvc_engine_snapshot_partition(const lvc_engine_t *eng, int32_t partition, void *buf,
+                                     size_t size);
+
+/* The warning state of account|instrument into out. LVC_OK, or
+ * LVC_ERR_NOT_FOUND when the key has nothing to keep (never warned). */
+lvc_err_t lvc_engine_position_state(const lvc_engine_t *eng, const char *account,
+                                    const char *instrument, uint8_t out[LVC_ENGINE_POS_STATE_SIZE]);
+
+/* The input partition of instrument, or -1 when the engine does not know it. */
+int32_t lvc_engine_instrument_partition(const lvc_engine_t *eng, const char *instrument);
+
+/* Restores instrument from a snapshot (its partition is in the snapshot).
+ * Returns LVC_OK; LVC_ERR_DECODE for bytes that are not a snapshot
+ * (nothing restored; reason in errstr); LVC_ERR_CONFIG when the volatility
+ * state does not fit the instrument's current params: everything else
+ * (seq, policy, the book's view) is restored and the estimators start
+ * afresh (errstr says so; the caller should warn); LVC_ERR_NOMEM. */
+lvc_err_t lvc_engine_restore_instrument(lvc_engine_t *eng, const char *instrument, const void *buf,
+                                        size_t len, char *errstr, size_t errstr_size);
+
+/* Restores the clock of partition. LVC_OK, LVC_ERR_DECODE, LVC_ERR_NOMEM. */
+lvc_err_t lvc_engine_restore_partition(lvc_engine_t *eng, int32_t partition, const void *buf,
+                                       size_t len, char *errstr, size_t errstr_size);
+
+/* Restores the warning state of account|instrument (LVC_ENGINE_POS_STATE_SIZE
+ * bytes). Returns as lvc_book_state_set(): LVC_OK, LVC_ERR_INVALID,
+ * LVC_ERR_NOMEM or the emit callback's return. */
+lvc_err_t lvc_engine_restore_position(lvc_engine_t *eng, const char *account,
+                                      const char *instrument, const void *buf, size_t len,
+                                      char *errstr, size_t errstr_size);
+
+/* Completes the restores since the last call (see above). Returns LVC_OK,
+ * LVC_ERR_NOMEM or LVC_ERR_STATE when the emit callback failed. */
+lvc_err_t lvc_engine_restore_finish(lvc_engine_t *eng, char *errstr, size_t errstr_size);
+
 #endif
