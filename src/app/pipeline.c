@@ -5,6 +5,12 @@
  * per-record work is the decode, the core update and, when the core emits,
  * one encode and one sink call. The source header text is formatted only
  * when the record causes an output.
+ *
+ * With schema.wire_format confluent the decode goes through io/framing.h
+ * first (unframe, resolve the writer schema by id, re-encode as our plain
+ * binary) and every output is framed with our schema's id. A record whose
+ * id cannot be fetched now is held in its lane (see pipeline.h); the lane
+ * is drained, in order, by the next calls for that lane.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +18,11 @@
 #include <string.h>
 
 #include "app/pipeline.h"
+#include "io/framing.h"
+#include "io/log.h"
+
+/* The most bytes of records held while the registry is unreachable. */
+#define LVC__HOLD_MAX_BYTES ((size_t)64 * 1024 * 1024)
 
 struct lvc_pipeline_s {
 	const lvc_config_t *cfg;
@@ -19,6 +30,8 @@ struct lvc_pipeline_s {
 	lvc_engine_t *eng;
 	lvc_sink_fn *sink;
 	void *opaque;
+	lvc_wire_t *wire;  /* schema.wire_format confluent, else NULL */
+	lvc_holdq_t *held; /* with wire: records waiting for the registry */
 
 	char *topic_limits;
 	char *topic_warnings;
@@ -101,6 +114,10 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 		out.event_ts_us = w->ts_us;
 		pl->stats.out_warnings++;
 	}
+	if (err == LVC_OK && pl->wire != NULL) {
+		err = lvc_wire_encode(pl->wire, out.type, out.value, out.value_len, &out.value,
+		                      &out.value_len);
+	}
 	if (err != LVC_OK) {
 		/* Our own events always encode; failing here is a bug or memory
 		 * exhaustion, and either must stop the stage. */
@@ -118,6 +135,14 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 
 lvc_pipeline_t *lvc_pipeline_new(const lvc_config_t *cfg, const char *topic_prefix,
                                  lvc_sink_fn *sink, void *opaque, char *errstr, size_t errstr_size)
+{
+	return lvc_pipeline_new_wire(cfg, topic_prefix, cfg->schema.wire_format, sink, opaque,
+	                             errstr, errstr_size);
+}
+
+lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic_prefix,
+                                      lvc_wire_format_t wire, lvc_sink_fn *sink, void *opaque,
+                                      char *errstr, size_t errstr_size)
 {
 	lvc_pipeline_t *pl = calloc(1, sizeof(*pl));
 	lvc_engine_conf_t ec = { 0 };
@@ -139,6 +164,15 @@ lvc_pipeline_t *lvc_pipeline_new(const lvc_config_t *cfg, const char *topic_pref
 	}
 	if ((pl->codec = lvc_codec_new(errstr, errstr_size)) == NULL) {
 		goto fail;
+	}
+	if (wire == LVC_WIRE_CONFLUENT) {
+		if ((pl->wire = lvc_wire_new(cfg, topic_prefix, errstr, errstr_size)) == NULL) {
+			goto fail;
+		}
+		if ((pl->held = lvc_holdq_new(LVC__HOLD_MAX_BYTES)) == NULL) {
+			ERR("out of memory creating the pipeline");
+			goto fail;
+		}
 	}
 	ec.defaults = cfg->defaults;
 	ec.overrides = cfg->instruments;
@@ -162,6 +196,8 @@ void lvc_pipeline_destroy(lvc_pipeline_t *pl)
 		return;
 	}
 	lvc_engine_destroy(pl->eng);
+	lvc_holdq_destroy(pl->held);
+	lvc_wire_destroy(pl->wire);
 	lvc_codec_destroy(pl->codec);
 	free(pl->topic_limits);
 	free(pl->topic_warnings);
@@ -237,7 +273,19 @@ static lvc_err_t tombstone(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why,
 static lvc_err_t apply(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why, size_t why_size)
 {
 	lvc_err_t err;
+	lvc_inrec_t plain;
 
+	if (pl->wire != NULL && (unsigned)in->input < LVC_IN__COUNT) {
+		/* LVC_ERR_IO (registry unreachable) goes back to the caller,
+		 * which holds the record. */
+		plain = *in;
+		if ((err = lvc_wire_decode(pl->wire, input_types[in->input], in->value,
+		                           in->value_len, &plain.value, &plain.value_len, why,
+		                           why_size)) != LVC_OK) {
+			return err;
+		}
+		in = &plain;
+	}
 	switch (in->input) {
 	case LVC_IN_TRADES: {
 		lvc_trade_t t;
@@ -281,15 +329,38 @@ static lvc_err_t apply(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why, siz
 	}
 }
 
-lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *errstr,
-                               size_t errstr_size)
+/* Holds in at the end of its lane. */
+static lvc_err_t hold(lvc_pipeline_t *pl, const lvc_inrec_t *in, const char *why, char *errstr,
+                      size_t errstr_size)
+{
+	lvc_err_t err = lvc_holdq_push(pl->held, (int)in->input, in->topic, in->partition,
+	                               in->offset, in->key, in->key_len, in->value, in->value_len);
+
+	if (err != LVC_OK) {
+		ERR("%s: cannot hold more records (%zu held, %zu bytes; %s): stopping so that "
+		    "a restart reads them again",
+		    cur_source(pl), lvc_holdq_count(pl->held), lvc_holdq_bytes(pl->held), why);
+		return LVC_ERR_FATAL;
+	}
+	if (lvc_holdq_count(pl->held) == 1 || (lvc_holdq_count(pl->held) & 1023) == 0) {
+		lvc_warn("%s held (%zu record(s) held in all): %s", cur_source(pl),
+		         lvc_holdq_count(pl->held), why);
+	}
+	pl->stats.held++;
+	return LVC_OK;
+}
+
+/* One record through decode -> core -> sink; *held set when it could not
+ * be decoded for want of the registry (nothing else happened then). */
+static lvc_err_t process_one(lvc_pipeline_t *pl, const lvc_inrec_t *in, int *held, char *errstr,
+                             size_t errstr_size)
 {
 	char why[512];
 	lvc_err_t err;
 
+	*held = 0;
 	pl->cur = in;
 	pl->source_ok = 0;
-	pl->stats.in[in->input]++;
 	if (in->value == NULL) {
 		err = tombstone(pl, in, why, sizeof(why));
 	} else {
@@ -303,19 +374,126 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 		ERR("%s: %s", cur_source(pl), why);
 		return LVC_ERR_FATAL;
 	}
+	if (err == LVC_ERR_IO && pl->wire != NULL) {
+		*held = 1;
+		snprintf(errstr, errstr_size, "%s", why);
+		return LVC_OK;
+	}
 	if (err != LVC_OK) {
 		return dead_letter(pl, in, err, why, errstr, errstr_size);
 	}
 	return LVC_OK;
 }
 
+/* Processes what in's lane holds, in order, while the registry answers.
+ * *empty is set when the lane holds nothing after. */
+static lvc_err_t drain(lvc_pipeline_t *pl, lvc_input_t input, int32_t partition, int *empty,
+                       char *errstr, size_t errstr_size)
+{
+	const lvc_held_t *h;
+	lvc_err_t err;
+	int held;
+
+	while ((h = lvc_holdq_front(pl->held, (int)input, partition)) != NULL) {
+		lvc_inrec_t r = { 0 };
+
+		if (!lvc_wire_may_retry(pl->wire)) {
+			break;
+		}
+		r.input = (lvc_input_t)h->input;
+		r.topic = h->topic;
+		r.partition = h->partition;
+		r.offset = h->offset;
+		r.key = h->key;
+		r.key_len = h->key_len;
+		r.value = h->value;
+		r.value_len = h->value_len;
+		err = process_one(pl, &r, &held, errstr, errstr_size);
+		pl->cur = NULL;
+		if (err != LVC_OK) {
+			return err;
+		}
+		if (held) {
+			break;
+		}
+		lvc_holdq_pop(pl->held, (int)input, partition);
+		if (lvc_holdq_count(pl->held) == 0) {
+			lvc_info("all held records processed");
+		}
+	}
+	*empty = lvc_holdq_front(pl->held, (int)input, partition) == NULL;
+	return LVC_OK;
+}
+
+lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *errstr,
+                               size_t errstr_size)
+{
+	char why[512];
+	lvc_err_t err;
+	int held = 0, empty = 1;
+
+	pl->stats.in[in->input]++;
+	if (pl->held == NULL) {
+		return process_one(pl, in, &held, errstr, errstr_size);
+	}
+	if (lvc_holdq_front(pl->held, (int)in->input, in->partition) != NULL) {
+		if ((err = drain(pl, in->input, in->partition, &empty, errstr, errstr_size)) !=
+		    LVC_OK) {
+			return err;
+		}
+		if (!empty) {
+			/* The lane still waits: in goes behind what it holds. */
+			pl->cur = in;
+			pl->source_ok = 0;
+			err = hold(pl, in, "behind a held record of the same partition", errstr,
+			           errstr_size);
+			pl->cur = NULL;
+			return err;
+		}
+	}
+	err = process_one(pl, in, &held, why, sizeof(why));
+	if (err != LVC_OK) {
+		snprintf(errstr, errstr_size, "%s", why);
+		return err;
+	}
+	if (held) {
+		err = hold(pl, in, why, errstr, errstr_size);
+	}
+	pl->cur = NULL;
+	return err;
+}
+
+int lvc_pipeline_hold_offset(const lvc_pipeline_t *pl, lvc_input_t input, int32_t partition,
+                             int64_t *offset)
+{
+	const lvc_held_t *h =
+	    pl->held != NULL ? lvc_holdq_front(pl->held, (int)input, partition) : NULL;
+
+	if (h == NULL) {
+		return 0;
+	}
+	*offset = h->offset;
+	return 1;
+}
+
 lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_t *ts_us)
 {
+	const void *v;
+	size_t vlen;
+	char why[256];
+	lvc_err_t err;
+
 	if (in->value == NULL) {
 		return LVC_ERR_DECODE;
 	}
-	return lvc_codec_peek_ts(pl->codec, input_types[in->input], in->value, in->value_len,
-	                         ts_us);
+	v = in->value;
+	vlen = in->value_len;
+	if (pl->wire != NULL &&
+	    (err = lvc_wire_decode(pl->wire, input_types[in->input], in->value, in->value_len, &v,
+	                           &vlen, why, sizeof(why))) != LVC_OK) {
+		return err;
+	}
+	return lvc_codec_peek_ts(pl->codec, input_types[in->input], v, vlen, ts_us);
 }
 
 lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,
@@ -340,9 +518,39 @@ lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t n
 void lvc_pipeline_stats(const lvc_pipeline_t *pl, lvc_pipeline_stats_t *out)
 {
 	*out = pl->stats;
+	if (pl->wire != NULL) {
+		lvc_wire_stats_t ws;
+
+		lvc_wire_stats(pl->wire, &ws);
+		out->held_now = lvc_holdq_count(pl->held);
+		out->registry_down = ws.registry_down;
+		out->retry_in_us = ws.retry_in_us;
+	}
 }
 
 const lvc_engine_t *lvc_pipeline_engine(const lvc_pipeline_t *pl)
 {
 	return pl->eng;
+}
+
+lvc_err_t lvc_pipeline_engine_work(lvc_pipeline_t *pl, const char *topic, int32_t partition,
+                                   int64_t offset, lvc_engine_work_fn *fn, void *opaque,
+                                   char *errstr, size_t errstr_size)
+{
+	lvc_inrec_t at = { 0 };
+	lvc_err_t err;
+
+	at.topic = topic;
+	at.partition = partition;
+	at.offset = offset;
+	pl->cur = &at;
+	pl->source_ok = 0;
+	err = fn(pl->eng, opaque, errstr, errstr_size);
+	pl->cur = NULL;
+	if (pl->sink_failed) {
+		ERR("producing an output of %s:%" PRId32 ":%" PRId64 " failed", topic, partition,
+		    offset);
+		return LVC_ERR_FATAL;
+	}
+	return err;
 }

@@ -74,18 +74,48 @@ typedef struct lvc_pipeline_stats_s {
 	uint64_t dead_letters;
 	uint64_t out_limits;
 	uint64_t out_warnings;
+	/* schema.wire_format confluent: records held because their schema id
+	 * could not be fetched (registry unreachable), in all and now, and
+	 * whether the registry is down now. */
+	uint64_t held;
+	uint64_t held_now;
+	int registry_down;
+	int64_t retry_in_us; /* until a new schema id may be fetched again (0: now) */
 } lvc_pipeline_stats_t;
 
 /* Creates a pipeline for cfg (borrowed for the pipeline's life). Output
- * topics get topic_prefix ("" or NULL for none) in front. NULL with errstr. */
+ * topics get topic_prefix ("" or NULL for none) in front. NULL with errstr.
+ * With schema.wire_format confluent, input values are unframed and resolved
+ * against our schemas (io/framing.h) and outputs framed with the ids of our
+ * schemas, which this call registers or looks up (so a registry that cannot
+ * be reached at start is an error here). */
 lvc_pipeline_t *lvc_pipeline_new(const lvc_config_t *cfg, const char *topic_prefix,
                                  lvc_sink_fn *sink, void *opaque, char *errstr, size_t errstr_size);
 
 /* Frees pl; accepts NULL. */
 void lvc_pipeline_destroy(lvc_pipeline_t *pl);
 
+/* Like lvc_pipeline_new(), with the wire format given instead of taken from
+ * cfg: file-fed subcommands (replay, calibrate) read plain container records
+ * and pass LVC_WIRE_PLAIN. */
+lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic_prefix,
+                                      lvc_wire_format_t wire, lvc_sink_fn *sink, void *opaque,
+                                      char *errstr, size_t errstr_size);
+
 /* Processes one record. Returns LVC_OK (also when the record became a dead
- * letter) or LVC_ERR_FATAL when the sink failed (errstr says why). */
+ * letter, and when it was held) or LVC_ERR_FATAL when the sink failed
+ * (errstr says why).
+ *
+ * Held records (schema.wire_format confluent): a record whose schema id is
+ * new while the registry cannot be reached is neither dropped nor
+ * dead-lettered: it is copied and held in its lane (input and partition),
+ * and so is every later record of that lane, to keep the lane's order;
+ * other lanes go on. Each later call for a lane first processes what the
+ * lane holds, in order, once a fetch may be retried (backoff up to 5 s),
+ * and the outputs of a held record carry its own levcal-source. When the
+ * held records would pass 64 MiB this returns LVC_ERR_FATAL, so that a
+ * restart reads them again. A stage that commits input offsets must not
+ * commit past lvc_pipeline_hold_offset() of a lane. */
 lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *errstr,
                                size_t errstr_size);
 
@@ -99,6 +129,12 @@ lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_
 lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,
                                 size_t errstr_size);
 
+/* 1 and the offset of the oldest record a lane holds (see
+ * lvc_pipeline_process), or 0 when the lane holds none: input offsets at
+ * or past it must not be committed yet. */
+int lvc_pipeline_hold_offset(const lvc_pipeline_t *pl, lvc_input_t input, int32_t partition,
+                             int64_t *offset);
+
 /* Counters since creation. */
 void lvc_pipeline_stats(const lvc_pipeline_t *pl, lvc_pipeline_stats_t *out);
 
@@ -107,5 +143,16 @@ const lvc_engine_t *lvc_pipeline_engine(const lvc_pipeline_t *pl);
 
 /* Formats the levcal-source header value "topic:partition:offset". */
 void lvc_source_format(const lvc_inrec_t *in, char *buf, size_t size);
+
+/* Work on the engine outside an input record (restoring state snapshots):
+ * fn gets the engine; outputs it causes carry "topic:partition:offset" as
+ * their levcal-source header. */
+typedef lvc_err_t(lvc_engine_work_fn)(lvc_engine_t *eng, void *opaque, char *errstr,
+                                      size_t errstr_size);
+
+/* Calls fn. Returns fn's result, or LVC_ERR_FATAL when the sink failed. */
+lvc_err_t lvc_pipeline_engine_work(lvc_pipeline_t *pl, const char *topic, int32_t partition,
+                                   int64_t offset, lvc_engine_work_fn *fn, void *opaque,
+                                   char *errstr, size_t errstr_size);
 
 #endif

@@ -65,6 +65,7 @@ _Static_assert(sizeof(lvc_vol_source_t) == sizeof(int), "enums are stored as int
 _Static_assert(sizeof(lvc_tail_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lvc_wire_format_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lvc_guarantee_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lvc_subject_strategy_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lvc_log_level_t) == sizeof(int), "enums are stored as int");
 
 /* ------------------------------------------------------------------------
@@ -93,6 +94,8 @@ typedef enum base_e {
 } base_t;
 
 #define F_EMPTY_OK 1 /* K_STR: "" (or null) is allowed */
+#define F_SECRET   2 /* K_STR: never printed, also when set inline */
+#define F_HIDE_BAD 4 /* K_STR: a refused value is not quoted (it may hold credentials) */
 
 /* A string check returns NULL when v is allowed, else the description of
  * what is; check(NULL) returns the description. */
@@ -123,6 +126,8 @@ static const char *check_topic(const char *v);
 static const char *check_prefix(const char *v);
 static const char *check_instance(const char *v);
 static const char *check_listen(const char *v);
+static const char *check_url(const char *v);
+static const char *check_path(const char *v);
 
 static const char *const wire_syms[] = {
 	[LVC_WIRE_PLAIN] = "plain",
@@ -147,6 +152,10 @@ static const char *const level_syms[] = {
 	[LVC_LOG_ERROR] = "error",
 };
 static const char *const format_syms[] = { "text", "json" };
+static const char *const subject_syms[] = {
+	[LVC_SUBJECT_TOPIC_NAME] = "topic_name",
+	[LVC_SUBJECT_RECORD_NAME] = "record_name",
+};
 
 #define CFG(f)      .base = B_CFG, .off = offsetof(lvc_config_t, f)
 #define PAR(f)      .base = B_PARAMS, .off = offsetof(lvc_params_t, f)
@@ -160,6 +169,13 @@ static const char *const format_syms[] = { "text", "json" };
 	{                                                                         \
 		.path = "topics." #n, .kind = K_STR, CFG(topics.n), .def_str = d, \
 		.check = check_topic                                              \
+	}
+
+/* schema.ids.<record>: a Confluent schema id is a 32-bit integer; 0 = none. */
+#define SCHEMA_ID(n)                                                                           \
+	{                                                                                      \
+		.path = "schema.ids." #n, .kind = K_INT, CFG(schema.ids.n), IN(0, 2147483647), \
+		.def_num = 0                                                                   \
 	}
 
 static const cfg_key_t tier_keys[] = {
@@ -201,6 +217,66 @@ static const cfg_key_t keys[] = {
 	  CFG(schema.wire_format),
 	  SYMS(wire_syms),
 	  .def_num = LVC_WIRE_PLAIN },
+	{ .path = "schema.registry.url",
+	  .kind = K_STR,
+	  CFG(schema.registry_url),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK | F_HIDE_BAD,
+	  .check = check_url },
+	{ .path = "schema.registry.basic_auth.user",
+	  .kind = K_STR,
+	  CFG(schema.registry_user),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK },
+	{ .path = "schema.registry.basic_auth.password",
+	  .kind = K_STR,
+	  CFG(schema.registry_password),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK | F_SECRET },
+	{ .path = "schema.registry.tls.ca_file",
+	  .kind = K_STR,
+	  CFG(schema.registry_ca_file),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK,
+	  .check = check_path },
+	{ .path = "schema.registry.tls.cert_file",
+	  .kind = K_STR,
+	  CFG(schema.registry_cert_file),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK,
+	  .check = check_path },
+	{ .path = "schema.registry.tls.key_file",
+	  .kind = K_STR,
+	  CFG(schema.registry_key_file),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK,
+	  .check = check_path },
+	{ .path = "schema.registry.tls.key_password",
+	  .kind = K_STR,
+	  CFG(schema.registry_key_password),
+	  .def_str = "",
+	  .flags = F_EMPTY_OK | F_SECRET },
+	{ .path = "schema.registry.tls.verify",
+	  .kind = K_BOOL,
+	  CFG(schema.registry_verify),
+	  .def_num = 1 },
+	{ .path = "schema.registry.timeout",
+	  .kind = K_DUR,
+	  CFG(schema.registry_timeout_us),
+	  IN_OC(0, (double)(10 * US_MIN)),
+	  .def_num = 5000000 },
+	{ .path = "schema.subject_strategy",
+	  .kind = K_ENUM,
+	  CFG(schema.subject_strategy),
+	  SYMS(subject_syms),
+	  .def_num = LVC_SUBJECT_TOPIC_NAME },
+	{ .path = "schema.auto_register", .kind = K_BOOL, CFG(schema.auto_register), .def_num = 1 },
+	SCHEMA_ID(trade),
+	SCHEMA_ID(price_tick),
+	SCHEMA_ID(position),
+	SCHEMA_ID(account_balance),
+	SCHEMA_ID(leverage_limit),
+	SCHEMA_ID(liquidation_warning),
 	{ .path = "processing.guarantee",
 	  .kind = K_ENUM,
 	  CFG(processing.guarantee),
@@ -1228,6 +1304,53 @@ static const char *check_listen(const char *v)
 	return port <= 65535 ? NULL : what;
 }
 
+static const char *check_url(const char *v)
+{
+	static const char *const what =
+	    "an http:// or https:// URL of the Schema Registry without user:password@ "
+	    "(credentials go in schema.registry.basic_auth), e.g. \"http://127.0.0.1:8081\", "
+	    "or \"\" for none";
+	const char *host;
+
+	if (v == NULL) {
+		return what;
+	}
+	if (v[0] == '\0') {
+		return NULL;
+	}
+	if (strncmp(v, "http://", 7) == 0) {
+		host = v + 7;
+	} else if (strncmp(v, "https://", 8) == 0) {
+		host = v + 8;
+	} else {
+		return what;
+	}
+	if (host[0] == '\0' || host[0] == '/' || strlen(v) > 1024) {
+		return what;
+	}
+	for (const char *p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			return what;
+		}
+	}
+	/* userinfo would put a password into logs and errors */
+	if (strchr(host, '@') != NULL &&
+	    (strchr(host, '/') == NULL || strchr(host, '@') < strchr(host, '/'))) {
+		return what;
+	}
+	return NULL;
+}
+
+static const char *check_path(const char *v)
+{
+	static const char *const what = "a file path (up to 4096 bytes), or \"\" for none";
+
+	if (v == NULL || strlen(v) > 4096) {
+		return what;
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------------------
  * Leaves
  */
@@ -1404,10 +1527,18 @@ static lvc_err_t set_string(ctx_t *c, const cfg_key_t *e, const char *path, yaml
 	char what[SHOW_LEN + 48];
 	size_t idx = (size_t)(e - keys);
 
+	/* An empty secret has nothing to hide, and a dump must load back equal. */
+	secret = secret || ((e->flags & F_SECRET) != 0 && value[0] != '\0');
 	if (value[0] == '\0' && !(e->flags & F_EMPTY_OK)) {
 		return fail_expect(c, m, path, e, "\"\" is not allowed");
 	}
 	if (e->check != NULL && (bad = e->check(value)) != NULL) {
+		if (!secret && (e->flags & F_HIDE_BAD)) {
+			return failf(c, m, path,
+			             "the value (not shown: it may hold credentials) is not "
+			             "allowed; allowed: %s",
+			             bad);
+		}
 		if (secret) {
 			return failf(c, m, path,
 			             "the value read from the file is not allowed; "
@@ -2188,6 +2319,30 @@ static yaml_mark_t locate(const ctx_t *c, int scope, const char *msg, yaml_mark_
 	}
 }
 
+/* Rules that tie the schema.* keys together. */
+static lvc_err_t check_schema(ctx_t *c)
+{
+	const lvc_config_t *cfg = &c->priv->pub;
+
+	if (cfg->schema.registry_password[0] != '\0' && cfg->schema.registry_user[0] == '\0') {
+		return failf(c, locate(c, -1, "schema.registry.basic_auth", c->root_mark),
+		             "schema.registry.basic_auth",
+		             "a password without a user is not allowed; set user too");
+	}
+	if ((cfg->schema.registry_cert_file[0] != '\0') !=
+	    (cfg->schema.registry_key_file[0] != '\0')) {
+		return failf(c, locate(c, -1, "schema.registry.tls", c->root_mark),
+		             "schema.registry.tls",
+		             "cert_file and key_file go together (mutual TLS); set both or "
+		             "neither");
+	}
+	/* wire_format confluent without schema.registry.url needs schema.ids for
+	 * every record it meets; that is checked when the stage starts
+	 * (io/framing.c names the missing key), not here, so that a config
+	 * for a registry-less bus may set only the ids it uses. */
+	return LVC_OK;
+}
+
 static lvc_err_t check_params(ctx_t *c)
 {
 	lvc_config_t *cfg = &c->priv->pub;
@@ -2802,7 +2957,7 @@ static lvc_config_t *load_text(const char *text, size_t len, const char *name, c
 		}
 	}
 	if ((err = walk_instruments(&c)) != LVC_OK || (err = check_kafka(&c)) != LVC_OK ||
-	    (err = check_params(&c)) != LVC_OK) {
+	    (err = check_params(&c)) != LVC_OK || (err = check_schema(&c)) != LVC_OK) {
 		goto exit;
 	}
 	if (compute_id(&c.priv->pub) != LVC_OK) {

@@ -28,6 +28,13 @@ typedef struct lvc_kv_s {
 
 typedef enum lvc_wire_format_e { LVC_WIRE_PLAIN, LVC_WIRE_CONFLUENT } lvc_wire_format_t;
 
+/* Subject names for our schemas (schema.subject_strategy): topic_name
+ * "<topic>-value", record_name "levcal.LeverageLimit". */
+typedef enum lvc_subject_strategy_e {
+	LVC_SUBJECT_TOPIC_NAME,
+	LVC_SUBJECT_RECORD_NAME
+} lvc_subject_strategy_t;
+
 typedef enum lvc_guarantee_e { LVC_EXACTLY_ONCE, LVC_AT_LEAST_ONCE } lvc_guarantee_t;
 
 typedef struct lvc_topics_s {
@@ -53,6 +60,27 @@ typedef struct lvc_config_s {
 
 	struct {
 		lvc_wire_format_t wire_format;
+		/* Added for the Confluent wire format (io/framing.h,
+		 * io/registry.h); strings are "" when unset. */
+		char *registry_url;          /* schema.registry.url */
+		char *registry_user;         /* schema.registry.basic_auth.user */
+		char *registry_password;     /* schema.registry.basic_auth.password (secret) */
+		char *registry_ca_file;      /* schema.registry.tls.ca_file */
+		char *registry_cert_file;    /* schema.registry.tls.cert_file */
+		char *registry_key_file;     /* schema.registry.tls.key_file */
+		char *registry_key_password; /* schema.registry.tls.key_password (secret) */
+		int registry_verify;         /* schema.registry.tls.verify */
+		int64_t registry_timeout_us; /* schema.registry.timeout */
+		lvc_subject_strategy_t subject_strategy; /* schema.subject_strategy */
+		int auto_register;                       /* schema.auto_register */
+		/* schema.ids.<record>: a registry id that stands for our own
+		 * schema of the record (0: none). Inputs framed with it are read
+		 * without a registry; outputs are framed with it instead of a
+		 * registered id. */
+		struct {
+			int64_t trade, price_tick, position, account_balance;
+			int64_t leverage_limit, liquidation_warning;
+		} ids;
 	} schema;
 
 	struct {
