@@ -26,6 +26,8 @@
 #   data/              log.dirs (and KRaft metadata log)
 #   pid                the java process        bootstrap   "127.0.0.1:PORT", written once ready
 #   kafka.env          version, ports and cluster id, for restart
+#   bootstrap_sasl     "127.0.0.1:PORT" of the SCRAM listener, written once
+#                      ready (only with LVC_KAFKA_SCRAM_USERS)
 # A `start` on a DIR whose broker still runs stops that broker first and
 # begins again from empty data on new ports.
 #
@@ -60,6 +62,15 @@
 #                              written to kafka.env as EXTRA_PORT_1.. and
 #                              ${EXTRA_PORT_1}.. in the extra properties are
 #                              replaced by them
+#   LVC_KAFKA_SCRAM_USERS      "NAME:PASSWORD ..." (space-separated): adds a
+#                              SASL_PLAINTEXT listener with SCRAM-SHA-512 on
+#                              one more free port (SASL_PORT in kafka.env,
+#                              DIR/bootstrap_sasl) and creates these users at
+#                              format time (kafka-storage format --add-scram).
+#                              Names and passwords: no whitespace, ',', ']',
+#                              '"' or '='; the name no ':'. No authorizer: any
+#                              authenticated user may do anything. PLAINTEXT
+#                              stays the inter-broker listener.
 set -euo pipefail
 # CI may run with a bare environment: the cache and ~/.m2 need a HOME.
 export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
@@ -205,15 +216,23 @@ running_pid() {
 }
 
 write_properties() {
-	local dir=$1 major=$2 port=$3 cport=$4 f="$1/server.properties"
+	local dir=$1 major=$2 port=$3 cport=$4 sport=${5:-} f="$1/server.properties"
+	local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+	local advertised="PLAINTEXT://127.0.0.1:$port"
+	local protomap="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	if [[ -n "$sport" ]]; then
+		listeners+=",SASL_PLAINTEXT://127.0.0.1:$sport"
+		advertised+=",SASL_PLAINTEXT://127.0.0.1:$sport"
+		protomap+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+	fi
 	cat >"$f" <<EOF
 # Written by deploy/kafka-local.sh start; restart keeps it.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners
+advertised.listeners=$advertised
+listener.security.protocol.map=$protomap
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -241,6 +260,14 @@ EOF
 		cat >>"$f" <<EOF
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
+EOF
+	fi
+	if [[ -n "$sport" ]]; then
+		cat >>"$f" <<EOF
+# LVC_KAFKA_SCRAM_USERS: SCRAM-SHA-512 on the SASL_PLAINTEXT listener.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 EOF
 	fi
 	if [[ -n "${LVC_KAFKA_EXTRA_PROPS:-}" || -n "${LVC_KAFKA_EXTRA_PROPS_FILE:-}" ]]; then
@@ -271,13 +298,13 @@ java_cmd() {
 
 # launch DIR: start the formatted broker in the background and wait.
 launch() {
-	local dir=$1 version=$2 port=$3 major libs pid python t0
+	local dir=$1 version=$2 port=$3 sport=${4:-} major libs pid python t0
 	major=$(major_of "$version")
 	libs=$(libs_dir "$version")
 	java_cmd "$libs" "$major"
 	python=$(find_python)
 	t0=$(now_ms)
-	rm -f "$dir/bootstrap"
+	rm -f "$dir/bootstrap" "$dir/bootstrap_sasl"
 	# Own session, no inherited descriptors: the broker outlives the CTest
 	# fixture that started it, and CTest does not wait on its pipes.
 	setsid "${JAVA_ARGV[@]}" kafka.Kafka "$dir/server.properties" \
@@ -291,6 +318,9 @@ launch() {
 		wait "$pid" 2>/dev/null || true
 		rm -f "$dir/pid"
 		exit 1
+	fi
+	if [[ -n "$sport" ]]; then
+		printf '127.0.0.1:%s\n' "$sport" >"$dir/bootstrap_sasl"
 	fi
 	printf '127.0.0.1:%s\n' "$port" >"$dir/bootstrap.tmp"
 	mv "$dir/bootstrap.tmp" "$dir/bootstrap"
@@ -309,19 +339,28 @@ cmd_start() {
 		log "a broker is running in $dir; stopping it first"
 		cmd_stop "$dir"
 	fi
-	local major ports port cport cluster_id t0 n_extra=${LVC_KAFKA_EXTRA_PORTS:-0}
+	local major ports port cport sport="" cluster_id t0 n_extra=${LVC_KAFKA_EXTRA_PORTS:-0}
+	local scram_args=() user user_re='^[^]:,"=]+:[^],"=]+$'
 	major=$(major_of "$version")
-	read -r -a ports <<<"$(free_ports $((2 + n_extra)))"
+	for user in ${LVC_KAFKA_SCRAM_USERS:-}; do
+		[[ "$user" =~ $user_re ]] ||
+			die "LVC_KAFKA_SCRAM_USERS: each entry is NAME:PASSWORD (no ',', ']', '\"', '=')"
+		scram_args+=(--add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]")
+	done
+	read -r -a ports <<<"$(free_ports $((2 + n_extra + (${#scram_args[@]} > 0 ? 1 : 0))))"
 	port=${ports[0]}
 	cport=${ports[1]}
-	EXTRA_PORTS="${ports[*]:2}"
+	if [[ ${#scram_args[@]} -gt 0 ]]; then
+		sport=${ports[2 + n_extra]}
+	fi
+	EXTRA_PORTS="${ports[*]:2:$n_extra}"
 	cluster_id=$(new_cluster_id)
-	rm -rf "$dir/data" "$dir/bootstrap" "$dir/pid"
+	rm -rf "$dir/data" "$dir/bootstrap" "$dir/bootstrap_sasl" "$dir/pid"
 	: >"$dir/broker.log"
-	write_properties "$dir" "$major" "$port" "$cport"
+	write_properties "$dir" "$major" "$port" "$cport" "$sport"
 	{
-		printf 'VERSION=%s\nPORT=%s\nCONTROLLER_PORT=%s\nCLUSTER_ID=%s\n' \
-			"$version" "$port" "$cport" "$cluster_id"
+		printf 'VERSION=%s\nPORT=%s\nCONTROLLER_PORT=%s\nCLUSTER_ID=%s\nSASL_PORT=%s\n' \
+			"$version" "$port" "$cport" "$cluster_id" "$sport"
 		local i=1 p
 		for p in $EXTRA_PORTS; do
 			printf 'EXTRA_PORT_%s=%s\n' "$i" "$p"
@@ -331,13 +370,13 @@ cmd_start() {
 	java_cmd "$(libs_dir "$version")" "$major"
 	t0=$(now_ms)
 	if ! "${JAVA_ARGV[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-		-c "$dir/server.properties" >>"$dir/broker.log" 2>&1; then
+		-c "$dir/server.properties" "${scram_args[@]}" >>"$dir/broker.log" 2>&1; then
 		log "formatting $dir/data failed; last lines of $dir/broker.log:"
 		tail -n 40 "$dir/broker.log" >&2 || true
 		exit 1
 	fi
 	log "formatted $dir/data (cluster $cluster_id) in $(($(now_ms) - t0)) ms"
-	launch "$dir" "$version" "$port"
+	launch "$dir" "$version" "$port" "$sport"
 }
 
 cmd_stop() {
@@ -348,7 +387,7 @@ cmd_stop() {
 		return 0
 	}
 	dir=$(cd "$dir" && pwd)
-	rm -f "$dir/bootstrap"
+	rm -f "$dir/bootstrap" "$dir/bootstrap_sasl"
 	if ! pid=$(running_pid "$dir"); then
 		rm -f "$dir/pid"
 		log "no broker running in $dir"
@@ -379,11 +418,11 @@ cmd_restart() {
 	dir=$(cd "$dir" && pwd)
 	cmd_stop "$dir"
 	# shellcheck disable=SC2034 # set by kafka.env, not all used
-	local VERSION PORT CONTROLLER_PORT CLUSTER_ID
+	local VERSION PORT CONTROLLER_PORT CLUSTER_ID SASL_PORT=""
 	# shellcheck disable=SC1091
 	. "$dir/kafka.env"
 	printf '\n# ---- restart %s ----\n' "$(date -Is)" >>"$dir/broker.log"
-	launch "$dir" "$VERSION" "$PORT"
+	launch "$dir" "$VERSION" "$PORT" "$SASL_PORT"
 }
 
 cmd_status() {
