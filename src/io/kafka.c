@@ -9,6 +9,15 @@
  * librdkafka's log lines go through io/log with librdkafka's facility, so
  * the process has one log format; its error callback logs, and a fatal
  * error is remembered so that the next poll reports LVC_ERR_FATAL.
+ *
+ * A SASL authentication failure is fatal too: librdkafka would retry it
+ * forever, and wrong credentials do not heal. It is seen in the log
+ * callback (librdkafka's FAIL line, logged on its broker thread at once)
+ * and in the error callback (RD_KAFKA_RESP_ERR__AUTHENTICATION, delivered
+ * only on a poll), remembered with the user, mechanism and listener, and
+ * reported by the next poll and by metadata waits, which wait in short
+ * slices so that a start-up with wrong credentials ends in about a second.
+ * The password is never read back from the configuration.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -30,6 +39,10 @@ struct lvc_kafka_s {
 	void *opaque;
 	atomic_int fatal;
 	rd_kafka_topic_partition_list_t *table_ends; /* lvc_consumer_assign_tables() */
+	/* Authentication failure: 0 none, 1 being written, 2 auth_msg set. */
+	atomic_int auth;
+	char auth_msg[640];
+	char sasl_user[128], sasl_mech[64], servers[256]; /* for auth_msg */
 };
 
 /* The statistics hook (lvc_kafka_set_stats_hook): set before clients are
@@ -49,6 +62,71 @@ struct lvc_mock_s {
 		}                                                   \
 	} while (0)
 
+/* Remembers (once) that a broker refused our SASL credentials. reason is
+ * librdkafka's "[thrd:..]: sasl_plaintext://HOST:PORT/ID: SASL
+ * authentication error: WHY (after ...)"; the listener is taken from it,
+ * else from bootstrap.servers. Called on any thread. */
+static void auth_failed(lvc_kafka_t *k, const char *reason)
+{
+	const char *p = strstr(reason, ": SASL ");
+	const char *why = p != NULL ? p + 2 : reason;
+	const char *sep = strstr(why, ": ");
+	const char *lst = NULL, *end = NULL, *after;
+	int expect = 0, why_n;
+
+	if (k == NULL || !atomic_compare_exchange_strong(&k->auth, &expect, 1)) {
+		return;
+	}
+	/* The broker's own words follow librdkafka's "SASL ...: " prefix. */
+	if (sep != NULL && strncmp(why, "SASL authentication", 19) == 0) {
+		why = sep + 2;
+	}
+	after = strstr(why, " (after "); /* librdkafka's timing suffix */
+	why_n = after != NULL ? (int)(after - why) : (int)strlen(why);
+	for (const char *q = reason; p != NULL && q < p; q++) {
+		if (strncmp(q, "://", 3) == 0) {
+			lst = q + 3;
+		}
+	}
+	if (lst != NULL) { /* the broker's name: PROTO://HOST:PORT/ID */
+		end = lst + strcspn(lst, "/");
+		end = end < p ? end : p;
+	}
+	snprintf(k->auth_msg, sizeof(k->auth_msg),
+	         "kafka: authentication failed for user '%s' with SASL mechanism %s at %.*s: %.*s",
+	         k->sasl_user[0] != '\0' ? k->sasl_user : "(sasl.username not set)", k->sasl_mech,
+	         lst != NULL ? (int)(end - lst) : (int)strlen(k->servers),
+	         lst != NULL ? lst : k->servers, why_n, why);
+	atomic_store(&k->auth, 2);
+	lvc_error("%s", k->auth_msg);
+}
+
+/* Whether librdkafka's broker-failure text is a refusal of our credentials:
+ * rd_kafka_broker_fail()'s "SASL authentication error|failure: WHY" or
+ * "SASL [MECH ]mechanism handshake failed: WHY", where WHY is the broker's
+ * or the SASL client's reason. A local error (transport, timeout, a handle
+ * being destroyed: "SaslAuthenticateRequest failed: Local: ...") is not:
+ * librdkafka reconnects from those. */
+static int is_auth_failure(const char *text)
+{
+	const char *p = strstr(text, ": SASL ");
+
+	return p != NULL &&
+	       (strstr(p, "SASL authentication") != NULL ||
+	        strstr(p, "mechanism handshake failed") != NULL) &&
+	       strstr(p, "Local: ") == NULL && strstr(p, "parsing failed") == NULL;
+}
+
+/* The authentication failure, when there was one: 1 with errstr set. */
+static int auth_check(lvc_kafka_t *k, char *errstr, size_t errstr_size)
+{
+	if (atomic_load(&k->auth) != 2) {
+		return 0;
+	}
+	ERR("%s", k->auth_msg);
+	return 1;
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	lvc_log_level_t l = level <= 3   ? LVC_LOG_ERROR
@@ -64,6 +142,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 		l = LVC_LOG_DEBUG;
 	}
 	lvc_log(l, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+	if (strcmp(fac, "FAIL") == 0 && is_auth_failure(buf)) {
+		auth_failed(rd_kafka_opaque(rk), buf);
+	}
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -77,6 +158,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		lvc_error("kafka %s: fatal error: %s", rd_kafka_name(rk), why);
 		atomic_store(&k->fatal, 1);
 		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION && is_auth_failure(reason)) {
+		auth_failed(k, reason); /* already logged when log_cb saw it */
 	}
 	/* Transport and all-brokers-down errors are retried by librdkafka. */
 	lvc_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
@@ -130,6 +214,17 @@ static rd_kafka_conf_t *conf_build(lvc_kafka_t *k, const lvc_config_t *cfg,
 	    conf_apply(conf, forced, forced_n, "kafka.", errstr, errstr_size) != 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
+	}
+	/* What an authentication failure names (never the password). */
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const names[] = { "sasl.username", "sasl.mechanisms",
+			                             "bootstrap.servers" };
+		char *dst[] = { k->sasl_user, k->sasl_mech, k->servers };
+		size_t sizes[] = { sizeof(k->sasl_user), sizeof(k->sasl_mech), sizeof(k->servers) };
+
+		if (rd_kafka_conf_get(conf, names[i], dst[i], &sizes[i]) != RD_KAFKA_CONF_OK) {
+			dst[i][0] = '\0';
+		}
 	}
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
@@ -264,6 +359,9 @@ lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char
 	rd_kafka_message_t *rkm;
 
 	memset(out, 0, sizeof(*out));
+	if (auth_check(c, errstr, errstr_size)) {
+		return LVC_ERR_FATAL;
+	}
 	if (atomic_load(&c->fatal)) {
 		ERR("the consumer hit a fatal error (logged above)");
 		return LVC_ERR_FATAL;
@@ -472,6 +570,9 @@ lvc_err_t lvc_produce(lvc_kafka_t *p, const char *topic, int32_t partition, cons
                       const lvc_header_t *headers, size_t headers_n, void *msg_opaque, char *errstr,
                       size_t errstr_size)
 {
+	if (auth_check(p, errstr, errstr_size)) {
+		return LVC_ERR_FATAL;
+	}
 	for (;;) {
 		rd_kafka_headers_t *hdrs = rd_kafka_headers_new(headers_n);
 		rd_kafka_resp_err_t err;
@@ -538,13 +639,28 @@ lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeo
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
 	lvc_err_t ret = LVC_OK;
+	int64_t left_ms = timeout_ms;
+	int slice = 250;
 
 	if (rkt == NULL) {
 		ERR("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
 		return LVC_ERR_KAFKA;
 	}
-	err = rd_kafka_metadata(k->rk, 0, rkt, &md, timeout_ms);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	/* In growing slices: rd_kafka_metadata() waits its whole timeout for
+	 * a usable broker, which with refused credentials never comes. */
+	for (;;) {
+		slice = left_ms < slice ? (int)left_ms : slice;
+		err = rd_kafka_metadata(k->rk, 0, rkt, &md, slice);
+		left_ms -= slice;
+		if ((err != RD_KAFKA_RESP_ERR__TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT) ||
+		    left_ms <= 0 || auth_check(k, NULL, 0)) {
+			break;
+		}
+		slice = slice < 2000 ? 2 * slice : slice;
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && auth_check(k, errstr, errstr_size)) {
+		ret = LVC_ERR_FATAL;
+	} else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		ERR("metadata of topic %s: %s", topic, rd_kafka_err2str(err));
 		ret = LVC_ERR_KAFKA;
 	} else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {

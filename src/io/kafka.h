@@ -139,7 +139,9 @@ typedef void(lvc_lag_fn)(void *opaque, const char *topic, int32_t partition, int
 lvc_err_t lvc_consumer_lags(lvc_kafka_t *c, lvc_lag_fn *fn, void *opaque);
 
 /* Number of partitions of topic (metadata request on client k). Returns
- * LVC_OK, or LVC_ERR_NOT_FOUND when the topic does not exist. */
+ * LVC_OK, or LVC_ERR_NOT_FOUND when the topic does not exist, or
+ * LVC_ERR_FATAL as soon as a broker refused the SASL credentials (errstr
+ * names the user, mechanism and listener, never the password). */
 lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeout_ms, int *out,
                                     char *errstr, size_t errstr_size);
 
