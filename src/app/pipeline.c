@@ -101,6 +101,7 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 		out.key = lim->instrument;
 		out.key_len = strlen(lim->instrument);
 		out.event_ts_us = lim->ts_us;
+		out.partition = ev->partition;
 		pl->stats.out_limits++;
 	} else {
 		const lvc_warning_t *w = ev->u.warning;
@@ -112,6 +113,7 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 		out.key = w->account;
 		out.key_len = strlen(w->account);
 		out.event_ts_us = w->ts_us;
+		out.partition = ev->partition;
 		pl->stats.out_warnings++;
 	}
 	if (err == LVC_OK && pl->wire != NULL) {
@@ -211,6 +213,7 @@ static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, lvc_err_
 	lvc_outrec_t out = { 0 };
 
 	out.kind = LVC_OUT_DEAD_LETTER;
+	out.partition = -1;
 	out.type = input_types[in->input];
 	out.topic = pl->topic_dead_letter;
 	out.key = in->key;
@@ -436,11 +439,11 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 	if (pl->held == NULL) {
 		return process_one(pl, in, &held, errstr, errstr_size);
 	}
-	if (lvc_holdq_front(pl->held, (int)in->input, in->partition) != NULL) {
-		if ((err = drain(pl, in->input, in->partition, &empty, errstr, errstr_size)) !=
-		    LVC_OK) {
+	if (lvc_holdq_count(pl->held) > 0) {
+		if ((err = lvc_pipeline_retry_held(pl, errstr, errstr_size)) != LVC_OK) {
 			return err;
 		}
+		empty = lvc_holdq_front(pl->held, (int)in->input, in->partition) == NULL;
 		if (!empty) {
 			/* The lane still waits: in goes behind what it holds. */
 			pl->cur = in;
@@ -461,6 +464,27 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 	}
 	pl->cur = NULL;
 	return err;
+}
+
+lvc_err_t lvc_pipeline_retry_held(lvc_pipeline_t *pl, char *errstr, size_t errstr_size)
+{
+	lvc_err_t err;
+	int empty;
+
+	if (pl->held == NULL || lvc_holdq_count(pl->held) == 0 || !lvc_wire_may_retry(pl->wire)) {
+		return LVC_OK;
+	}
+	for (size_t i = 0; i < lvc_holdq_lanes(pl->held); i++) {
+		int input;
+		int32_t partition;
+
+		lvc_holdq_lane(pl->held, i, &input, &partition);
+		if ((err = drain(pl, (lvc_input_t)input, partition, &empty, errstr, errstr_size)) !=
+		    LVC_OK) {
+			return err;
+		}
+	}
+	return LVC_OK;
 }
 
 int lvc_pipeline_hold_offset(const lvc_pipeline_t *pl, lvc_input_t input, int32_t partition,

@@ -61,6 +61,8 @@ typedef struct lvc_outrec_s {
 	const lvc_inrec_t *in; /* the input that caused it */
 	int64_t event_ts_us;   /* ts_us of the event (the tick's event time); 0 for dead letters */
 	lvc_err_t err;         /* dead letters: why (LVC_ERR_DECODE, LVC_ERR_INVALID, ...) */
+	int32_t partition;     /* events: the engine's input partition of the instrument
+	                        * (lvc_event_t.partition); dead letters: -1 */
 } lvc_outrec_t;
 
 /* Takes one output record; non-zero stops the pipeline (a fatal sink
@@ -110,9 +112,9 @@ lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic
  * new while the registry cannot be reached is neither dropped nor
  * dead-lettered: it is copied and held in its lane (input and partition),
  * and so is every later record of that lane, to keep the lane's order;
- * other lanes go on. Each later call for a lane first processes what the
- * lane holds, in order, once a fetch may be retried (backoff up to 5 s),
- * and the outputs of a held record carry its own levcal-source. When the
+ * other lanes go on. Each later call first processes what the lanes hold,
+ * in order per lane, once a fetch may be retried (backoff up to 5 s), and
+ * the outputs of a held record carry its own levcal-source. When the
  * held records would pass 64 MiB this returns LVC_ERR_FATAL, so that a
  * restart reads them again. A stage that commits input offsets must not
  * commit past lvc_pipeline_hold_offset() of a lane. */
@@ -128,6 +130,12 @@ lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_
  * mode staleness). */
 lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,
                                 size_t errstr_size);
+
+/* Processes held records of every lane, in order per lane, when the
+ * registry may be asked again (lvc_pipeline_process does this too); for a
+ * stage loop to call when it is idle, so that held records do not wait for
+ * their lane's next record. LVC_OK or LVC_ERR_FATAL. */
+lvc_err_t lvc_pipeline_retry_held(lvc_pipeline_t *pl, char *errstr, size_t errstr_size);
 
 /* 1 and the offset of the oldest record a lane holds (see
  * lvc_pipeline_process), or 0 when the lane holds none: input offsets at

@@ -702,3 +702,14 @@ size_t lvc_holdq_bytes(const lvc_holdq_t *q)
 {
 	return q->bytes;
 }
+
+size_t lvc_holdq_lanes(const lvc_holdq_t *q)
+{
+	return q->lanes_n;
+}
+
+void lvc_holdq_lane(const lvc_holdq_t *q, size_t i, int *input, int32_t *partition)
+{
+	*input = q->lanes[i].input;
+	*partition = q->lanes[i].partition;
+}

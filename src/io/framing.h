@@ -142,6 +142,11 @@ const lvc_held_t *lvc_holdq_front(const lvc_holdq_t *q, int input, int32_t parti
 /* Drops the oldest record of a lane. */
 void lvc_holdq_pop(lvc_holdq_t *q, int input, int32_t partition);
 
+/* The number of lanes (some may be empty), and the input and partition of
+ * lane i < that number. */
+size_t lvc_holdq_lanes(const lvc_holdq_t *q);
+void lvc_holdq_lane(const lvc_holdq_t *q, size_t i, int *input, int32_t *partition);
+
 /* Records held over all lanes, and their bytes. */
 size_t lvc_holdq_count(const lvc_holdq_t *q);
 size_t lvc_holdq_bytes(const lvc_holdq_t *q);
