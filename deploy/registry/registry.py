@@ -23,7 +23,8 @@ clients use, with the answers and status codes of Confluent Schema Registry:
 Ids are global and dense from 1; a schema is the same schema when its JSON
 is equal after parsing (whitespace and key order do not matter). With
 --state FILE the registry survives a restart (tests stop and start it
-mid-run); with --user/--password every request needs that basic auth.
+mid-run); with --user/--password every request needs that basic auth; with
+--tls-cert/--tls-key it serves HTTPS.
 
     registry.py --port 0 --url-file DIR/url --state DIR/state.json
 """
@@ -214,6 +215,8 @@ def main() -> int:
     ap.add_argument("--state", help="JSON file that keeps the schemas across restarts")
     ap.add_argument("--user")
     ap.add_argument("--password")
+    ap.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
+    ap.add_argument("--tls-key", help="PEM key of --tls-cert")
     args = ap.parse_args()
     auth = None
     if args.user is not None:
@@ -222,7 +225,14 @@ def main() -> int:
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((args.host, args.port), make_handler(Store(args.state), auth))
-    url = f"http://{args.host}:{srv.server_address[1]}"
+    scheme = "http"
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
+    url = f"{scheme}://{args.host}:{srv.server_address[1]}"
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
     if args.url_file:
         tmp = args.url_file + ".tmp"

@@ -256,3 +256,119 @@ def test_registry_outage_holds_only_the_partition_with_a_new_id_and_loses_nothin
     assert all(inputs[(0, off)] == inst for off, inst in p0)
     assert sorted(v["instrument"] for _, v in got) == ["A0", "A1", "A2", "B0", "B1", "N1"]
     assert all(v["reason"] == "INITIAL" and v["seq"] == 1 for _, v in got)
+
+
+def test_an_incompatible_writer_is_dead_lettered_with_the_field_and_the_original_bytes():
+    names, topic_cfg = topics(partitions=1)
+    sr = client()
+    ctx = SerializationContext(names["trades"], MessageField.VALUE)
+    # A writer that dropped price (ours has no default for it).
+    no_price = json.dumps({"type": "record", "name": "Trade", "namespace": "levcal",
+                           "fields": [{"name": "instrument", "type": "string"},
+                                      {"name": "ts_us", "type": "long"},
+                                      {"name": "qty", "type": "double"}]})
+    bad = AvroSerializer(sr, no_price, conf={"auto.register.schemas": True})(
+        {"instrument": "X-PERP", "ts_us": T0_US, "qty": 1.0}, ctx)
+    good = AvroSerializer(sr, ours("Trade"), conf={"auto.register.schemas": True})(
+        {"instrument": "Y-PERP", "ts_us": T0_US + 1, "price": 10.0, "qty": 1.0,
+         "side": "BUY", "trade_id": None}, ctx)
+    bad_id = struct.unpack(">I", bad[1:5])[0]
+    kit.produce(names["trades"], [("X-PERP", bad), ("Y-PERP", good),
+                                  ("Z-PERP", b"\x07\x00\x00\x00\x01junk")])
+    with kit.start_levcal(["run"], confluent_cfg(topic_cfg)) as lv:
+        dead = kit.consume_all(names["dead"], expect=2, timeout=60)
+        limits = read_limits(names, expect=1)
+        assert lv.stop() == 0, lv.stderr_text()
+    assert [v["instrument"] for _, v in limits] == ["Y-PERP"]
+    assert dead[0].value == bad and dead[0].key == "X-PERP"
+    assert dead[0].headers["levcal-error"] == (
+        f"schema id {bad_id} cannot be read as levcal.Trade: Trade.price: the writer schema "
+        f"has no field price, and ours gives it no default")
+    assert dead[1].value == b"\x07\x00\x00\x00\x01junk"
+    assert dead[1].headers["levcal-error"] == "confluent framing: magic byte 0x07, expected 0x00"
+    assert dead[1].headers["levcal-source"].endswith(":0:2")
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 (its own CA), made with cryptography."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "levcal test registry")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "registry.pem", tmp_path / "registry.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_and_basic_auth_with_the_password_from_a_file_never_shown(tmp_path):
+    names, topic_cfg = topics(partitions=1)
+    cert, key = _self_signed(tmp_path)
+    secret = "Reg-Pw-" + kit.unique("s")
+    (tmp_path / "registry-password").write_text(secret + "\n")
+    url_file = tmp_path / "url"
+    proc = subprocess.Popen([os.environ.get("LVC_PYTHON") or "python3",
+                             str(kit.SOURCE_DIR / "deploy" / "registry" / "registry.py"),
+                             "--port", "0", "--url-file", str(url_file), "--user", "levcal",
+                             "--password", secret, "--tls-cert", str(cert), "--tls-key", str(key)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = kit.wait_for(lambda: url_file.exists() and url_file.read_text().strip(), 20,
+                           "the TLS registry to listen")
+        assert url.startswith("https://127.0.0.1:")
+        sr = SchemaRegistryClient({"url": url, "basic.auth.user.info": f"levcal:{secret}",
+                                   "ssl.ca.location": str(cert)})
+        ctx = SerializationContext(names["trades"], MessageField.VALUE)
+        value = AvroSerializer(sr, evolved_trade(), conf={"auto.register.schemas": True})(
+            {"venue": "X", "side": "AUCTION", "ts_us": T0_US, "qty": 1.0,
+             "instrument": "T-PERP", "fee": 0.0, "price": 5.0, "trade_id": None}, ctx)
+        kit.produce(names["trades"], [("T-PERP", value)])
+        reg = {"url": url, "timeout": "5s",
+               "basic_auth": {"user": "levcal", "password_file": str(tmp_path / "registry-password")},
+               "tls": {"ca_file": str(cert)}}
+        cfg = kit.base_config(topics=topic_cfg, schema={"wire_format": "confluent", "registry": reg},
+                              processing={"guarantee": "at_least_once"}, **MODEL)
+        checked = kit.run_levcal(["check-config"], cfg)
+        assert checked.returncode == 0, checked.stderr
+        assert secret not in checked.stdout + checked.stderr
+        with kit.start_levcal(["run"], cfg) as lv:
+            out = kit.consume_all(names["limits"], expect=1, timeout=60)
+            assert lv.stop() == 0, lv.stderr_text()
+        assert secret not in lv.stderr_text()
+        de = AvroDeserializer(sr)
+        v = de(out[0].value, SerializationContext(names["limits"], MessageField.VALUE))
+        assert v["instrument"] == "T-PERP" and v["reason"] == "INITIAL"
+
+        # Without our CA the registry's certificate is refused at start.
+        no_ca = dict(cfg, schema={"wire_format": "confluent",
+                                  "registry": dict(reg, tls={"verify": True})})
+        res = kit.run_levcal(["run"], no_ca, timeout=60)
+        assert res.returncode == 1
+        assert "registering levcal.LeverageLimit" in res.stderr and "SSL" in res.stderr, res.stderr
+        assert secret not in res.stderr
+        # And a wrong password is refused (401), without showing either.
+        (tmp_path / "wrong").write_text("not-it\n")
+        wrong = dict(cfg, schema={"wire_format": "confluent",
+                                  "registry": dict(reg, basic_auth={
+                                      "user": "levcal", "password_file": str(tmp_path / "wrong")})})
+        res = kit.run_levcal(["run"], wrong, timeout=60)
+        assert res.returncode == 1 and "401" in res.stderr, res.stderr
+        assert "not-it" not in res.stderr and secret not in res.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -324,6 +324,7 @@ typedef struct got_s {
 	char key[32][64];
 	int kind[32];
 	uint8_t head[32][5];
+	char error[32][256];
 } got_t;
 
 static int sink(void *opaque, const lvc_outrec_t *out)
@@ -335,6 +336,7 @@ static int sink(void *opaque, const lvc_outrec_t *out)
 	snprintf(g->key[g->n], sizeof(g->key[0]), "%.*s", (int)out->key_len,
 	         (const char *)out->key);
 	g->kind[g->n] = (int)out->kind;
+	snprintf(g->error[g->n], sizeof(g->error[0]), "%s", out->error != NULL ? out->error : "");
 	memcpy(g->head[g->n], out->value, out->value_len >= 5 ? 5 : out->value_len);
 	g->n++;
 	return 0;
@@ -459,6 +461,11 @@ Test(registry_outage, an_id_the_registry_does_not_have_is_a_dead_letter)
 	process(pl, 0, 2, 12, "I1"); /* cached as missing: no second request */
 	cr_assert_eq(g.n, 2);
 	cr_assert_eq(g.kind[0], LVC_OUT_DEAD_LETTER);
+	cr_assert(strstr(g.error[0], "schema id 12 is not in the registry (schema registry "
+	                             "http://127.0.0.1:") != NULL,
+	          "%s", g.error[0]);
+	cr_assert(strstr(g.error[0], "/schemas/ids/12 answered 404: Schema 42 not found)") != NULL,
+	          "%s", g.error[0]);
 	cr_assert_eq(atomic_load(&f.gets), 1);
 	lvc_pipeline_stats(pl, &st);
 	cr_assert_eq(st.dead_letters, 2);
@@ -483,6 +490,96 @@ Test(registry_outage, a_registry_down_at_start_is_an_error_naming_it)
 	                      "risk.leverage-limits-value") != NULL,
 	          "%s", err);
 	cr_assert(strstr(err, "503") != NULL, "%s", err);
+	lvc_config_destroy(cfg);
+	fake_stop(&f);
+}
+
+Test(registry_subjects, record_name_strategy_and_lookup_without_registration)
+{
+	fake_t f = { 0 };
+	lvc_config_t *cfg;
+	lvc_pipeline_t *pl;
+	got_t g = { 0 };
+	char yaml[512], err[512];
+
+	fake_start(&f);
+	/* record_name: the subjects are the records' full names */
+	snprintf(yaml, sizeof(yaml),
+	         "schema:\n  wire_format: confluent\n  subject_strategy: record_name\n"
+	         "  registry: {url: \"http://127.0.0.1:%d\"}\n",
+	         f.port);
+	cfg = lvc_config_load_string(yaml, "t.yaml", err, sizeof(err));
+	cr_assert_not_null(cfg, "%s", err);
+	pl = lvc_pipeline_new(cfg, "", sink, &g, err, sizeof(err));
+	cr_assert_not_null(pl, "%s", err);
+	cr_assert_str_eq(f.subjects[1], "levcal.LeverageLimit");
+	cr_assert_str_eq(f.subjects[2], "levcal.LiquidationWarning");
+	lvc_pipeline_destroy(pl);
+	lvc_config_destroy(cfg);
+
+	/* auto_register false: the ids of the versions registered above are
+	 * looked up, nothing new is registered */
+	snprintf(yaml, sizeof(yaml),
+	         "schema:\n  wire_format: confluent\n  subject_strategy: record_name\n"
+	         "  auto_register: false\n  registry: {url: \"http://127.0.0.1:%d\"}\n",
+	         f.port);
+	cfg = lvc_config_load_string(yaml, "t.yaml", err, sizeof(err));
+	cr_assert_not_null(cfg, "%s", err);
+	pl = lvc_pipeline_new(cfg, "", sink, &g, err, sizeof(err));
+	cr_assert_not_null(pl, "%s", err);
+	cr_assert_eq(f.next_id, 3, "nothing registered");
+	lvc_pipeline_destroy(pl);
+	lvc_config_destroy(cfg);
+
+	/* auto_register false under topic_name subjects nobody registered */
+	snprintf(yaml, sizeof(yaml),
+	         "schema:\n  wire_format: confluent\n  auto_register: false\n"
+	         "  registry: {url: \"http://127.0.0.1:%d\"}\n",
+	         f.port);
+	cfg = lvc_config_load_string(yaml, "t.yaml", err, sizeof(err));
+	cr_assert_not_null(cfg, "%s", err);
+	cr_assert_null(lvc_pipeline_new(cfg, "", sink, &g, err, sizeof(err)));
+	cr_assert(strstr(err, "schema: subject risk.leverage-limits-value has no version with our "
+	                      "schema levcal.LeverageLimit, and schema.auto_register is false: "
+	                      "register it, or set schema.ids.leverage_limit") != NULL,
+	          "%s", err);
+	lvc_config_destroy(cfg);
+	fake_stop(&f);
+}
+
+Test(registry_subjects, an_incompatible_writer_is_a_dead_letter_naming_the_field)
+{
+	fake_t f = { .next_id = 9 };
+	lvc_config_t *cfg;
+	lvc_pipeline_t *pl;
+	got_t g = { 0 };
+	char err[512];
+	uint8_t b[64];
+	lvc_inrec_t in = { 0 };
+	lvc_pipeline_stats_t st;
+
+	f.schemas[7] = strdup("{\"type\":\"record\",\"name\":\"Trade\",\"namespace\":\"levcal\","
+	                      "\"fields\":[{\"name\":\"instrument\",\"type\":\"string\"}]}");
+	fake_start(&f);
+	cfg = config_for(&f);
+	pl = lvc_pipeline_new(cfg, "", sink, &g, err, sizeof(err));
+	cr_assert_not_null(pl, "%s", err);
+	lvc_framing_header(7, b);
+	b[5] = 2;
+	b[6] = 'X';
+	in.input = LVC_IN_TRADES;
+	in.topic = "market.trades";
+	in.value = b;
+	in.value_len = 7;
+	cr_assert_eq(lvc_pipeline_process(pl, &in, err, sizeof(err)), LVC_OK, "%s", err);
+	cr_assert_eq(g.n, 1);
+	cr_assert_eq(g.kind[0], LVC_OUT_DEAD_LETTER);
+	cr_assert_str_eq(g.error[0], "schema id 7 cannot be read as levcal.Trade: Trade.ts_us: the "
+	                             "writer schema has no field ts_us, and ours gives it no "
+	                             "default");
+	lvc_pipeline_stats(pl, &st);
+	cr_assert_eq(st.dead_letters, 1);
+	lvc_pipeline_destroy(pl);
 	lvc_config_destroy(cfg);
 	fake_stop(&f);
 }
