@@ -610,3 +610,91 @@ Test(wire_pipeline, frames_limits_and_dead_letters_bad_frames_with_the_original_
 	lvc_pipeline_destroy(pl);
 	lvc_config_destroy(cfg);
 }
+
+/* ---- hostile bytes ---- */
+
+Test(resolve, random_damage_to_evolved_records_never_crashes_and_keeps_memory_flat)
+{
+	const char *writer =
+	    "{\"type\":\"record\",\"name\":\"Trade\",\"namespace\":\"levcal\",\"fields\":["
+	    "{\"name\":\"venue\",\"type\":[\"null\",\"string\",{\"type\":\"array\",\"items\":"
+	    "\"long\"}],\"default\":null},"
+	    "{\"name\":\"side\",\"type\":{\"type\":\"enum\",\"name\":\"Side\","
+	    "\"symbols\":[\"SELL\",\"BUY\",\"AUCTION\"]}},"
+	    "{\"name\":\"ts_us\",\"type\":\"int\"},"
+	    "{\"name\":\"qty\",\"type\":\"float\"},"
+	    "{\"name\":\"instrument\",\"type\":\"bytes\"},"
+	    "{\"name\":\"tags\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{}},"
+	    "{\"name\":\"price\",\"type\":\"long\"}]}";
+	lvc_resolver_t *r;
+	char why[256];
+	wb_t base = { 0 };
+	unsigned seed = 12345;
+	size_t mem0 = 0;
+	int ok = 0, refused = 0;
+
+	cr_assert_eq(lvc_resolver_new(LVC_REC_TRADE, writer, &r, why, sizeof(why)), LVC_OK, "%s",
+	             why);
+	w_long(&base, 2); /* venue: the array branch */
+	w_long(&base, 2);
+	w_long(&base, 7);
+	w_long(&base, -9);
+	w_long(&base, 0);
+	w_long(&base, 1);
+	w_long(&base, 123);
+	w_float(&base, 1.5f);
+	w_str(&base, "BTC-PERP");
+	w_long(&base, 1);
+	w_str(&base, "k");
+	w_str(&base, "v");
+	w_long(&base, 0);
+	w_long(&base, 64000);
+	for (int round = 0; round < 20000; round++) {
+		wb_t w = base;
+		const void *out;
+		size_t n;
+		lvc_trade_t t;
+		lvc_err_t err;
+		int edits = 1 + (int)(rand_r(&seed) % 4);
+
+		for (int e = 0; e < edits; e++) {
+			size_t at = (size_t)rand_r(&seed) % w.n;
+
+			switch (rand_r(&seed) % 3) {
+			case 0:
+				w.b[at] = (uint8_t)rand_r(&seed);
+				break;
+			case 1:
+				w.n = at; /* truncate */
+				break;
+			default:
+				if (w.n < sizeof(w.b)) {
+					w.b[w.n++] = (uint8_t)rand_r(&seed);
+				}
+				break;
+			}
+			if (w.n == 0) {
+				break;
+			}
+		}
+		err = lvc_resolver_run(r, w.b, w.n, &out, &n, why, sizeof(why));
+		cr_assert(err == LVC_OK || err == LVC_ERR_DECODE || err == LVC_ERR_INVALID,
+		          "round %d: %d %s", round, err, why);
+		ok += err == LVC_OK;
+		refused += err != LVC_OK;
+		if (err == LVC_OK) {
+			err = lvc_codec_decode_trade(codec, out, n, &t, why, sizeof(why));
+			cr_assert(err == LVC_OK || err == LVC_ERR_DECODE || err == LVC_ERR_INVALID,
+			          "round %d: decode %d %s", round, err, why);
+		}
+		if (round == 1000) {
+			mem0 = lvc_codec_memory_in_use();
+		}
+	}
+	/* both outcomes were exercised, so the walk past a damaged byte ran */
+	cr_assert_gt(ok, 100, "%d transcoded", ok);
+	cr_assert_gt(refused, 100, "%d refused", refused);
+	cr_assert_leq(lvc_codec_memory_in_use(), mem0 + 4096, "Avro C memory grew: %zu -> %zu",
+	              mem0, lvc_codec_memory_in_use());
+	lvc_resolver_destroy(r);
+}
