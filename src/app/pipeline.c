@@ -31,6 +31,8 @@ struct lvc_pipeline_s {
 	lvc_sink_fn *sink;
 	void *opaque;
 	lvc_wire_t *wire;  /* schema.wire_format confluent, else NULL */
+	int frame_in;      /* with wire: input values are framed */
+	int frame_out;     /* with wire: outputs are framed */
 	lvc_holdq_t *held; /* with wire: records waiting for the registry */
 
 	char *topic_limits;
@@ -116,7 +118,7 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 		out.partition = ev->partition;
 		pl->stats.out_warnings++;
 	}
-	if (err == LVC_OK && pl->wire != NULL) {
+	if (err == LVC_OK && pl->frame_out) {
 		err = lvc_wire_encode(pl->wire, out.type, out.value, out.value_len, &out.value,
 		                      &out.value_len);
 	}
@@ -138,13 +140,14 @@ static int on_event(void *opaque, const lvc_event_t *ev)
 lvc_pipeline_t *lvc_pipeline_new(const lvc_config_t *cfg, const char *topic_prefix,
                                  lvc_sink_fn *sink, void *opaque, char *errstr, size_t errstr_size)
 {
-	return lvc_pipeline_new_wire(cfg, topic_prefix, cfg->schema.wire_format, sink, opaque,
-	                             errstr, errstr_size);
+	return lvc_pipeline_new_wire(cfg, topic_prefix, cfg->schema.wire_format,
+	                             cfg->schema.wire_format, sink, opaque, errstr, errstr_size);
 }
 
 lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic_prefix,
-                                      lvc_wire_format_t wire, lvc_sink_fn *sink, void *opaque,
-                                      char *errstr, size_t errstr_size)
+                                      lvc_wire_format_t in_wire, lvc_wire_format_t out_wire,
+                                      lvc_sink_fn *sink, void *opaque, char *errstr,
+                                      size_t errstr_size)
 {
 	lvc_pipeline_t *pl = calloc(1, sizeof(*pl));
 	lvc_engine_conf_t ec = { 0 };
@@ -167,10 +170,14 @@ lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic
 	if ((pl->codec = lvc_codec_new(errstr, errstr_size)) == NULL) {
 		goto fail;
 	}
-	if (wire == LVC_WIRE_CONFLUENT) {
+	pl->frame_in = in_wire == LVC_WIRE_CONFLUENT;
+	pl->frame_out = out_wire == LVC_WIRE_CONFLUENT;
+	if (pl->frame_in || pl->frame_out) {
 		if ((pl->wire = lvc_wire_new(cfg, topic_prefix, errstr, errstr_size)) == NULL) {
 			goto fail;
 		}
+	}
+	if (pl->frame_in) {
 		if ((pl->held = lvc_holdq_new(LVC__HOLD_MAX_BYTES)) == NULL) {
 			ERR("out of memory creating the pipeline");
 			goto fail;
@@ -278,7 +285,7 @@ static lvc_err_t apply(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why, siz
 	lvc_err_t err;
 	lvc_inrec_t plain;
 
-	if (pl->wire != NULL && (unsigned)in->input < LVC_IN__COUNT) {
+	if (pl->frame_in && (unsigned)in->input < LVC_IN__COUNT) {
 		/* LVC_ERR_IO (registry unreachable) goes back to the caller,
 		 * which holds the record. */
 		plain = *in;
@@ -377,7 +384,7 @@ static lvc_err_t process_one(lvc_pipeline_t *pl, const lvc_inrec_t *in, int *hel
 		ERR("%s: %s", cur_source(pl), why);
 		return LVC_ERR_FATAL;
 	}
-	if (err == LVC_ERR_IO && pl->wire != NULL) {
+	if (err == LVC_ERR_IO && pl->frame_in) {
 		*held = 1;
 		snprintf(errstr, errstr_size, "%s", why);
 		return LVC_OK;
@@ -512,7 +519,7 @@ lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_
 	}
 	v = in->value;
 	vlen = in->value_len;
-	if (pl->wire != NULL &&
+	if (pl->frame_in &&
 	    (err = lvc_wire_decode(pl->wire, input_types[in->input], in->value, in->value_len, &v,
 	                           &vlen, why, sizeof(why))) != LVC_OK) {
 		return err;
@@ -542,7 +549,7 @@ lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t n
 void lvc_pipeline_stats(const lvc_pipeline_t *pl, lvc_pipeline_stats_t *out)
 {
 	*out = pl->stats;
-	if (pl->wire != NULL) {
+	if (pl->frame_in) {
 		lvc_wire_stats_t ws;
 
 		lvc_wire_stats(pl->wire, &ws);

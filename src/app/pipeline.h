@@ -97,12 +97,15 @@ lvc_pipeline_t *lvc_pipeline_new(const lvc_config_t *cfg, const char *topic_pref
 /* Frees pl; accepts NULL. */
 void lvc_pipeline_destroy(lvc_pipeline_t *pl);
 
-/* Like lvc_pipeline_new(), with the wire format given instead of taken from
- * cfg: file-fed subcommands (replay, calibrate) read plain container records
- * and pass LVC_WIRE_PLAIN. */
+/* Like lvc_pipeline_new(), with the wire formats of the inputs and of the
+ * outputs given instead of both taken from cfg. File-fed subcommands read
+ * plain container records: replay --out and calibrate pass (LVC_WIRE_PLAIN,
+ * LVC_WIRE_PLAIN), replay to topics (LVC_WIRE_PLAIN,
+ * cfg->schema.wire_format). */
 lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic_prefix,
-                                      lvc_wire_format_t wire, lvc_sink_fn *sink, void *opaque,
-                                      char *errstr, size_t errstr_size);
+                                      lvc_wire_format_t in_wire, lvc_wire_format_t out_wire,
+                                      lvc_sink_fn *sink, void *opaque, char *errstr,
+                                      size_t errstr_size);
 
 /* Processes one record. Returns LVC_OK (also when the record became a dead
  * letter, and when it was held) or LVC_ERR_FATAL when the sink failed
