@@ -556,6 +556,7 @@ void lvc_pipeline_stats(const lvc_pipeline_t *pl, lvc_pipeline_stats_t *out)
 		out->held_now = lvc_holdq_count(pl->held);
 		out->registry_down = ws.registry_down;
 		out->retry_in_us = ws.retry_in_us;
+		out->fetching = ws.fetch_in_flight;
 	}
 }
 

@@ -83,6 +83,7 @@ typedef struct lvc_pipeline_stats_s {
 	uint64_t held_now;
 	int registry_down;
 	int64_t retry_in_us; /* until a new schema id may be fetched again (0: now) */
+	int fetching;        /* a schema fetch is still waiting for the registry */
 } lvc_pipeline_stats_t;
 
 /* Creates a pipeline for cfg (borrowed for the pipeline's life). Output

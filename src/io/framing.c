@@ -17,9 +17,20 @@
  * until then new ids are answered LVC_ERR_IO at once. Cached ids are
  * never affected. Up/down transitions are logged once each.
  *
+ * Fetches run on one background thread (the registry client is used by
+ * that thread only, once the output ids are settled at creation): the
+ * caller posts the id and waits at most LVC__WIRE_WAIT_US for the answer.
+ * A healthy registry answers within that, so the record is decoded at
+ * once; a registry that hangs costs the caller that wait and no more (the
+ * record is LVC_ERR_IO: held by the pipeline), while the fetch goes on up
+ * to schema.registry.timeout and its answer is taken by a later call. One
+ * fetch is in flight at a time; other new ids wait for it.
+ *
  * Load: a hash lookup per record; the registry is asked once per new id.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +45,24 @@
 #define LVC__WIRE_BACKOFF_MIN INT64_C(100000)
 #define LVC__WIRE_BACKOFF_MAX INT64_C(5000000)
 #define LVC__WIRE_OUT_INITIAL 512
+/* How long a decode waits for a fetch before the record is held. */
+#define LVC__WIRE_WAIT_US INT64_C(250000)
+
+/* The fetch thread's mailbox (under mu). */
+struct lvc__fetcher {
+	pthread_t thr;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a request posted, a result ready, or stop */
+	int stop;
+	int32_t req_id; /* -1: none posted */
+	int busy;       /* the thread is fetching req_id */
+	int done;       /* the result of req_id is ready */
+	lvc_err_t err;
+	char *json;
+	char type[32];
+	char why[512];
+};
 
 struct lvc__wentry {
 	int32_t id;
@@ -58,7 +87,45 @@ struct lvc_wire_s {
 	struct lvc__wout out[LVC_REC__COUNT];
 	int64_t next_try_us, backoff_us;
 	lvc_wire_stats_t stats;
+	struct lvc__fetcher f;
 };
+
+static void *lvc__fetch_main(void *opaque)
+{
+	lvc_wire_t *w = opaque;
+	struct lvc__fetcher *f = &w->f;
+
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		int32_t id;
+		char *json = NULL, type[32], why[512];
+		lvc_err_t err;
+
+		while (!f->stop && (f->req_id < 0 || f->busy || f->done)) {
+			pthread_cond_wait(&f->cv, &f->mu);
+		}
+		if (f->stop) {
+			break;
+		}
+		id = f->req_id;
+		f->busy = 1;
+		pthread_mutex_unlock(&f->mu);
+		type[0] = '\0';
+		why[0] = '\0';
+		err = lvc_registry_get_schema(w->reg, id, &json, type, sizeof(type), why,
+		                              sizeof(why));
+		pthread_mutex_lock(&f->mu);
+		f->busy = 0;
+		f->done = 1;
+		f->err = err;
+		f->json = json;
+		memcpy(f->type, type, sizeof(f->type));
+		memcpy(f->why, why, sizeof(f->why));
+		pthread_cond_broadcast(&f->cv);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
 
 lvc_err_t lvc_framing_parse(const void *buf, size_t len, int32_t *schema_id, const void **payload,
                             size_t *payload_len, char *errstr, size_t errstr_size)
@@ -227,6 +294,9 @@ lvc_wire_t *lvc_wire_new(const lvc_config_t *cfg, const char *topic_prefix, char
 		return NULL;
 	}
 	w->cfg = cfg;
+	w->f.req_id = -1;
+	pthread_mutex_init(&w->f.mu, NULL);
+	pthread_cond_init(&w->f.cv, NULL);
 	w->tab_cap = 64;
 	if ((w->tab = calloc(w->tab_cap, sizeof(*w->tab))) == NULL) {
 		snprintf(errstr, errstr_size, "out of memory creating the wire format");
@@ -287,6 +357,13 @@ lvc_wire_t *lvc_wire_new(const lvc_config_t *cfg, const char *topic_prefix, char
 	                   errstr, errstr_size) != LVC_OK) {
 		goto fail;
 	}
+	if (w->reg != NULL) {
+		if (pthread_create(&w->f.thr, NULL, lvc__fetch_main, w) != 0) {
+			snprintf(errstr, errstr_size, "schema: cannot start the fetch thread");
+			goto fail;
+		}
+		w->f.started = 1;
+	}
 	return w;
 fail:
 	lvc_wire_destroy(w);
@@ -298,6 +375,17 @@ void lvc_wire_destroy(lvc_wire_t *w)
 	if (w == NULL) {
 		return;
 	}
+	if (w->f.started) {
+		/* A fetch in flight ends within schema.registry.timeout. */
+		pthread_mutex_lock(&w->f.mu);
+		w->f.stop = 1;
+		pthread_cond_broadcast(&w->f.cv);
+		pthread_mutex_unlock(&w->f.mu);
+		pthread_join(w->f.thr, NULL);
+	}
+	free(w->f.json);
+	pthread_cond_destroy(&w->f.cv);
+	pthread_mutex_destroy(&w->f.mu);
 	for (size_t i = 0; i < w->tab_cap; i++) {
 		struct lvc__wentry *e = &w->tab[i];
 
@@ -336,25 +424,89 @@ static int lvc__grow(lvc_wire_t *w)
 	return 0;
 }
 
+/* Takes a finished answer (for whichever id) out of the mailbox: 1 and
+ * its fields, or 0 when none is there. */
+static int lvc__collect(lvc_wire_t *w, int32_t *id, lvc_err_t *err, char **json, char *type,
+                        size_t type_size, char *why, size_t why_size)
+{
+	struct lvc__fetcher *f = &w->f;
+	int took = 0;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->req_id >= 0 && f->done) {
+		*id = f->req_id;
+		*err = f->err;
+		*json = f->json;
+		f->json = NULL;
+		snprintf(type, type_size, "%s", f->type);
+		snprintf(why, why_size, "%s", f->why);
+		f->done = 0;
+		f->req_id = -1;
+		took = 1;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return took;
+}
+
+/* Asks the fetch thread for id and waits at most LVC__WIRE_WAIT_US:
+ * LVC_ERR_STATE (with errstr) when no answer came in that time or a fetch
+ * is in flight already (no second wait), else the registry's answer. */
+static lvc_err_t lvc__ask(lvc_wire_t *w, int32_t id, char **json, char *type, size_t type_size,
+                          char *why, size_t why_size, char *errstr, size_t errstr_size)
+{
+	struct lvc__fetcher *f = &w->f;
+	struct timespec until;
+	int64_t wait_ns;
+	int32_t got = -1;
+	lvc_err_t err = LVC_OK;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->req_id >= 0) {
+		int32_t other = f->req_id;
+
+		pthread_mutex_unlock(&f->mu);
+		snprintf(errstr, errstr_size,
+		         "schema id %" PRId32 " is not cached; the registry at %s is still being "
+		         "asked for id %" PRId32,
+		         id, lvc_registry_url(w->reg), other);
+		return LVC_ERR_STATE;
+	}
+	f->req_id = id;
+	f->done = 0;
+	pthread_cond_broadcast(&f->cv);
+	clock_gettime(CLOCK_REALTIME, &until);
+	wait_ns = (int64_t)until.tv_nsec + LVC__WIRE_WAIT_US * 1000;
+	until.tv_sec += (time_t)(wait_ns / 1000000000);
+	until.tv_nsec = (long)(wait_ns % 1000000000);
+	while (!f->done) {
+		if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT) {
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (!lvc__collect(w, &got, &err, json, type, type_size, why, why_size)) {
+		snprintf(errstr, errstr_size,
+		         "schema id %" PRId32 " is not cached and the registry at %s has not "
+		         "answered within %" PRId64 " ms (still asking)",
+		         id, lvc_registry_url(w->reg), LVC__WIRE_WAIT_US / 1000);
+		return LVC_ERR_STATE;
+	}
+	return err;
+}
+
 /* Fetches id from the registry into a new entry. LVC_OK (the entry is
  * there, maybe with a permanent failure), LVC_ERR_IO (registry down, no
  * entry made), LVC_ERR_NOMEM. */
-static lvc_err_t lvc__fetch(lvc_wire_t *w, int32_t id, struct lvc__wentry **out, char *errstr,
-                            size_t errstr_size)
+/* Puts the registry's answer err/json/type/why for id into the cache
+ * (*out: the new entry, maybe a permanent failure), or marks the registry
+ * down (LVC_ERR_IO, no entry). Takes json. */
+static lvc_err_t lvc__take(lvc_wire_t *w, int32_t id, lvc_err_t err, char *json, const char *type,
+                           char *why, size_t why_size, struct lvc__wentry **out, char *errstr,
+                           size_t errstr_size)
 {
 	struct lvc__wentry *e;
-	char *json = NULL, type[32], why[512];
 	int64_t now = lvc__mono_us();
-	lvc_err_t err;
 
-	if (w->stats.registry_down && now < w->next_try_us) {
-		snprintf(errstr, errstr_size,
-		         "schema id %" PRId32 " is not cached and the schema registry at %s is "
-		         "unreachable (next try in %" PRId64 " ms)",
-		         id, lvc_registry_url(w->reg), (w->next_try_us - now + 999) / 1000);
-		return LVC_ERR_IO;
-	}
-	err = lvc_registry_get_schema(w->reg, id, &json, type, sizeof(type), why, sizeof(why));
 	w->stats.fetches++;
 	if (err == LVC_ERR_IO || (err == LVC_ERR_INVALID &&
 	                          (strstr(why, " 401") != NULL || strstr(why, " 403") != NULL))) {
@@ -397,15 +549,14 @@ static lvc_err_t lvc__fetch(lvc_wire_t *w, int32_t id, struct lvc__wentry **out,
 	e->id = id;
 	w->tab_n++;
 	if (err == LVC_OK && strcmp(type, "AVRO") != 0) {
-		snprintf(why, sizeof(why), "schema id %" PRId32 " is a %s schema, not Avro", id,
-		         type);
+		snprintf(why, why_size, "schema id %" PRId32 " is a %s schema, not Avro", id, type);
 		err = LVC_ERR_INVALID;
 	} else if (err == LVC_ERR_NOT_FOUND) {
 		char tmp[700];
 
 		snprintf(tmp, sizeof(tmp), "schema id %" PRId32 " is not in the registry (%s)", id,
 		         why);
-		snprintf(why, sizeof(why), "%.500s", tmp);
+		snprintf(why, why_size, "%.500s", tmp);
 	}
 	if (err != LVC_OK) {
 		free(json);
@@ -417,6 +568,42 @@ static lvc_err_t lvc__fetch(lvc_wire_t *w, int32_t id, struct lvc__wentry **out,
 	e->json = json;
 	*out = e;
 	return LVC_OK;
+}
+
+/* Fetches id from the registry into a new entry: LVC_OK (*out, maybe a
+ * permanent failure), LVC_ERR_IO (registry down, or no answer yet),
+ * LVC_ERR_NOMEM. */
+static lvc_err_t lvc__fetch(lvc_wire_t *w, int32_t id, struct lvc__wentry **out, char *errstr,
+                            size_t errstr_size)
+{
+	char *json = NULL, type[32], why[512];
+	int64_t now;
+	int32_t got;
+	lvc_err_t err;
+
+	/* An answer that came in meanwhile, maybe for another id, is cached
+	 * first, so that one slow id cannot block the mailbox. */
+	if (lvc__collect(w, &got, &err, &json, type, sizeof(type), why, sizeof(why))) {
+		err =
+		    lvc__take(w, got, err, json, type, why, sizeof(why), out, errstr, errstr_size);
+		if (got == id || err == LVC_ERR_NOMEM) {
+			return err;
+		}
+		json = NULL;
+	}
+	now = lvc__mono_us();
+	if (w->stats.registry_down && now < w->next_try_us) {
+		snprintf(errstr, errstr_size,
+		         "schema id %" PRId32 " is not cached and the schema registry at %s is "
+		         "unreachable (next try in %" PRId64 " ms)",
+		         id, lvc_registry_url(w->reg), (w->next_try_us - now + 999) / 1000);
+		return LVC_ERR_IO;
+	}
+	err = lvc__ask(w, id, &json, type, sizeof(type), why, sizeof(why), errstr, errstr_size);
+	if (err == LVC_ERR_STATE) {
+		return LVC_ERR_IO; /* still asking: errstr says so */
+	}
+	return lvc__take(w, id, err, json, type, why, sizeof(why), out, errstr, errstr_size);
 }
 
 lvc_err_t lvc_wire_decode(lvc_wire_t *w, lvc_rec_type_t type, const void *buf, size_t len,
@@ -532,9 +719,25 @@ int32_t lvc_wire_output_id(const lvc_wire_t *w, lvc_rec_type_t type)
 	return (unsigned)type < LVC_REC__COUNT ? w->out[type].id : -1;
 }
 
+static int lvc__fetch_pending(lvc_wire_t *w);
+
 int lvc_wire_may_retry(const lvc_wire_t *w)
 {
+	if (w->f.started && lvc__fetch_pending((lvc_wire_t *)(uintptr_t)w)) {
+		return 0;
+	}
 	return !w->stats.registry_down || lvc__mono_us() >= w->next_try_us;
+}
+
+/* Whether the answer to a fetch still in flight has arrived. */
+static int lvc__fetch_pending(lvc_wire_t *w)
+{
+	int pending;
+
+	pthread_mutex_lock(&w->f.mu);
+	pending = w->f.req_id >= 0 && !w->f.done;
+	pthread_mutex_unlock(&w->f.mu);
+	return pending;
 }
 
 void lvc_wire_stats(const lvc_wire_t *w, lvc_wire_stats_t *out)
@@ -542,6 +745,7 @@ void lvc_wire_stats(const lvc_wire_t *w, lvc_wire_stats_t *out)
 	int64_t now = lvc__mono_us();
 
 	*out = w->stats;
+	out->fetch_in_flight = w->f.started ? lvc__fetch_pending((lvc_wire_t *)(uintptr_t)w) : 0;
 	out->retry_in_us =
 	    w->stats.registry_down && w->next_try_us > now ? w->next_try_us - now : 0;
 }

@@ -20,7 +20,10 @@
  * dead letter: the caller keeps the record and asks again later. Fetches of
  * a failing id are spaced by an exponential backoff (100 ms doubling to
  * 5 s), so asking again per record costs nothing while the registry is
- * down; ids already cached never touch the network again.
+ * down; ids already cached never touch the network again. Fetches run on
+ * a background thread; a decode waits for one at most 250 ms (a registry
+ * that hangs costs that, not schema.registry.timeout), then the record is
+ * LVC_ERR_IO and a later call takes the answer.
  *
  * Thread rules: a wire is used by one thread at a time.
  */
@@ -57,6 +60,7 @@ typedef struct lvc_wire_stats_s {
 	int registry_down;     /* 1 while the last fetch failed for want of the registry */
 	int64_t down_since_us; /* monotonic time of the first failure of this outage */
 	int64_t retry_in_us;   /* time until a new id may be fetched again (0: now) */
+	int fetch_in_flight;   /* a fetch is still waiting for the registry's answer */
 } lvc_wire_stats_t;
 
 typedef struct lvc_wire_s lvc_wire_t;

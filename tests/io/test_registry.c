@@ -39,6 +39,7 @@ typedef struct fake_s {
 	int subject_id[FAKE_MAX];
 	int next_id;
 	atomic_int down;      /* answer 503 */
+	atomic_int slow_ms;   /* GET /schemas/ids/ answers after this long */
 	atomic_int need_auth; /* require user:pass */
 	atomic_int gets;
 } fake_t;
@@ -100,7 +101,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		}
 	}
 	if (strcmp(method, "GET") == 0 && sscanf(url, "/schemas/ids/%d", &id) == 1) {
+		int slow = atomic_load(&f->slow_ms);
+
 		atomic_fetch_add(&f->gets, 1);
+		if (slow > 0) {
+			/* A registry that hangs: the responder thread sleeps. */
+			nanosleep(&(struct timespec){ slow / 1000, (slow % 1000) * 1000000L },
+			          NULL);
+		}
 		if (id < 0 || id >= FAKE_MAX || f->schemas[id] == NULL) {
 			return reply(c, 404,
 			             json_pack("{s:i,s:s}", "error_code", 40403, "message",
@@ -579,6 +587,70 @@ Test(registry_subjects, an_incompatible_writer_is_a_dead_letter_naming_the_field
 	                             "default");
 	lvc_pipeline_stats(pl, &st);
 	cr_assert_eq(st.dead_letters, 1);
+	lvc_pipeline_destroy(pl);
+	lvc_config_destroy(cfg);
+	fake_stop(&f);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+Test(registry_outage, a_hanging_registry_costs_one_bounded_wait_not_its_timeout)
+{
+	fake_t f = { .next_id = 9 };
+	lvc_config_t *cfg;
+	lvc_pipeline_t *pl;
+	got_t g = { 0 };
+	char err[512];
+	lvc_pipeline_stats_t st;
+	double t0, t1, t2;
+
+	f.schemas[7] = strdup(evolved_trade);
+	f.schemas[8] = strdup(evolved_trade);
+	fake_start(&f);
+	cfg = config_for(&f); /* schema.registry.timeout 2s */
+	pl = lvc_pipeline_new(cfg, "", sink, &g, err, sizeof(err));
+	cr_assert_not_null(pl, "%s", err);
+	process(pl, 1, 1, 7, "J1"); /* id 7 cached */
+	cr_assert_eq(g.n, 1);
+
+	atomic_store(&f.slow_ms, 1500);
+	t0 = mono_s();
+	process(pl, 0, 1, 8, "I1"); /* new id, the registry hangs: held after the wait */
+	t1 = mono_s();
+	process(pl, 1, 2, 7, "J2"); /* cached id: no second wait */
+	t2 = mono_s();
+	cr_assert_lt(t1 - t0, 1.0, "the new id took %.3f s", t1 - t0);
+	cr_assert_lt(t2 - t1, 0.2, "the cached id waited %.3f s", t2 - t1);
+	cr_assert_eq(g.n, 2);
+	cr_assert_str_eq(g.source[1], "market.trades:1:2");
+	lvc_pipeline_stats(pl, &st);
+	cr_assert_eq(st.held_now, 1);
+	cr_assert_eq(st.fetching, 1);
+	cr_assert_eq(st.registry_down, 0, "slow is not down");
+
+	/* The answer arrives in the background; the next record takes it. */
+	for (;;) {
+		lvc_pipeline_stats(pl, &st);
+		if (!st.fetching) {
+			break;
+		}
+		cr_assert_lt(mono_s() - t0, 10, "the fetch never finished");
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	process(pl, 1, 3, 7, "J3");
+	cr_assert_eq(g.n, 4);
+	cr_assert_str_eq(g.source[2], "market.trades:0:1");
+	cr_assert_str_eq(g.key[2], "I1");
+	cr_assert_str_eq(g.source[3], "market.trades:1:3");
+	lvc_pipeline_stats(pl, &st);
+	cr_assert_eq(st.held_now, 0);
+	cr_assert_eq(st.dead_letters, 0);
 	lvc_pipeline_destroy(pl);
 	lvc_config_destroy(cfg);
 	fake_stop(&f);
