@@ -1157,7 +1157,8 @@ lvc_err_t lvc_resolver_new(lvc_rec_type_t type, const char *writer_json, lvc_res
 	}
 	ours = lvc_codec_schema_json(type);
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		goto nomem;
+		err = LVC_ERR_NOMEM;
+		goto exit;
 	}
 	r->type = type;
 	if (avro_schema_from_json_length(writer_json, strlen(writer_json), &r->ws) != 0) {
@@ -1203,7 +1204,8 @@ lvc_err_t lvc_resolver_new(lvc_rec_type_t type, const char *writer_json, lvc_res
 	if (r->wjson == NULL || r->rjson == NULL || b.wnamed == NULL || b.rnamed == NULL) {
 		json_decref(b.wnamed);
 		json_decref(b.rnamed);
-		goto nomem;
+		err = LVC_ERR_NOMEM;
+		goto exit;
 	}
 	collect_named(r->wjson, NULL, b.wnamed);
 	collect_named(r->rjson, NULL, b.rnamed);
@@ -1217,16 +1219,15 @@ lvc_err_t lvc_resolver_new(lvc_rec_type_t type, const char *writer_json, lvc_res
 		goto exit;
 	}
 exit:
+	if (err == LVC_ERR_NOMEM && b.err != LVC_ERR_NOMEM) {
+		snprintf(errstr, errstr_size, "out of memory resolving a writer schema");
+	}
 	if (err != LVC_OK) {
 		lvc_resolver_destroy(r);
 		return err;
 	}
 	*out = r;
 	return LVC_OK;
-nomem:
-	snprintf(errstr, errstr_size, "out of memory resolving a writer schema");
-	lvc_resolver_destroy(r);
-	return LVC_ERR_NOMEM;
 }
 
 void lvc_resolver_destroy(lvc_resolver_t *r)
