@@ -1,48 +1,153 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `levcal run`: the live stage. A consumer in the configured group reads the
- * co-partitioned trades and prices topics; a second consumer reads the
- * positions and balances tables whole (every partition, from the start,
- * outside the group: every instance needs every position), first up to
- * their end offsets at start, then as they change. Each record goes through
- * the pipeline step; outputs are produced with the levcal-source header.
+ * `levcal run`: the live stage (SPEC §6).
  *
- * At-least-once: the producer is idempotent; input offsets are stored only
- * once every output of the record and of every record before it in its
- * partition was delivered (tracker.c), and committed by the consumer's
- * auto-commit every commit_interval, and synchronously on revoke and at
- * shutdown. A delivery that fails for good stops the stage with exit code 1
- * before its offset can be committed, so a restart reprocesses it.
+ * Inputs. A consumer in the configured group reads the co-partitioned
+ * trades and prices topics (read_committed). The group uses the range
+ * assignor, forced: it gives the same partition numbers of both topics to
+ * the same member, which the event-time merge needs (cooperative-sticky
+ * does not). Records go into the merge (core/merge.h), one group per
+ * partition number and one lane per topic, and leave in ts_us order with
+ * SPEC §6's ties; an empty lane that reached its partition's end waits at
+ * most processing.max_idle, one that is still fetching waits for its data
+ * (up to STALL_US), so fetch timing never reorders a backlog. A lane
+ * longer than LANE_HIGH pauses its partition until it drains to LANE_LOW.
+ * A second consumer reads the positions and balances tables whole (every
+ * partition, from the start, outside the group: every instance needs
+ * every position) before the first tick, then applies their changes as
+ * they come.
+ *
+ * exactly_once (default). A transactional producer (transactional.id
+ * "levcal-<group.id>-<instance>", or kafka.transactional.id) holds one
+ * transaction open at a time with the outputs, the dead letters, the state
+ * snapshots of what changed (app/state.h) and the consumer offsets (next
+ * offset after the last record processed, with the consumer's group
+ * metadata), committed every processing.commit_interval. Partitions are
+ * restored from levcal.state before their first record. After an
+ * abortable error the transaction is aborted and the stage rewinds: the
+ * engine is rebuilt (tables read again, every owned partition restored
+ * from the state topic, which holds exactly what was committed) and the
+ * consumer seeks to the committed offsets. Fatal errors (fenced by a newer
+ * instance with the same id, ...) end the process with code 1, as does
+ * the watchdog when a blocking call does not return in time, so that the
+ * supervisor restarts it; the restart's init_transactions() aborts what
+ * was left open.
+ *
+ * Partition states in this instance's engine: FRESH (nothing of it),
+ * OWNED, CLEAN (revoked after a successful commit, engine == committed
+ * state, valid until the next assignment) and TAINTED (the engine holds
+ * uncommitted or foreign state for it: an abort, a lost assignment, or an
+ * event for it while not owned). An assignment restores FRESH partitions,
+ * keeps CLEAN ones as they are, and rebuilds the whole engine when any is
+ * TAINTED (the position book cannot forget one instrument's state).
+ *
+ * Outputs caused by a positions or balances change belong to the
+ * partition of the position's instrument: only its owner publishes them.
+ * Table records are not offset-tracked (every instance reads the tables
+ * whole): a poison table record is dead-lettered only when it arrives
+ * while the stage runs, by the owner of input partition (its table
+ * partition modulo the input partition count); during the initial load it
+ * is only logged. A warning caused by a table change that was not
+ * committed before a crash is published at the restart's restore (the
+ * restored level differs from the table's), with the state topic as its
+ * source.
+ *
+ * at_least_once: idempotent producer; input offsets are stored once every
+ * output of the record and of every record before it in its partition was
+ * delivered (tracker.c) and committed by auto-commit, and synchronously on
+ * revoke and at shutdown. No state topic: a restart begins afresh.
+ *
+ * SIGINT/SIGTERM: processing stops, the open transaction is committed (or
+ * aborted when that fails), the consumer leaves the group.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app/pipeline.h"
 #include "app/stage.h"
+#include "app/state.h"
 #include "app/tracker.h"
 #include "app/version.h"
+#include "core/merge.h"
 #include "io/http.h"
 #include "io/kafka.h"
 #include "io/kafka_stats.h"
 #include "io/log.h"
 #include "io/metrics.h"
 
+#define LANE_HIGH      10000    /* records queued in a lane: pause its partition */
+#define LANE_LOW       5000     /* ... and resume it */
+#define STALL_US       60000000 /* a fetching lane blocks its partition at most this */
+#define BATCH          4096     /* records processed between two polls */
+#define DEFAULT_TXN_MS 10000    /* transaction.timeout.ms unless configured */
+
+enum { LN_PRICES, LN_TRADES, LN__N }; /* lanes of a partition */
+enum { P_FRESH, P_OWNED, P_CLEAN, P_TAINTED };
+
+typedef struct part_s {
+	int status;
+	int lane[LN__N]; /* merge lane, -1 when not assigned */
+	int paused[LN__N];
+	int64_t next[LN__N]; /* offset after the last record processed; -1: none */
+	int64_t last_off;    /* the last record processed (state source) */
+	int last_lane;
+	int assigned_lanes;
+} part_t;
+
+typedef struct qrec_s {
+	lvc_msg_t m;
+	int ln;
+	struct qrec_s *next_free;
+} qrec_t;
+
 typedef struct stage_s {
 	const lvc_config_t *cfg;
+	const lvc_run_opts_t *opts;
+	int eos;
 	lvc_pipeline_t *pl;
 	lvc_tracker_t *trk;
 	lvc_kafka_t *consumer;
 	lvc_kafka_t *tables; /* positions and balances, read whole (global tables) */
 	lvc_kafka_t *producer;
-	void *cur_tok; /* token of the record being processed */
-	int failed;    /* a delivery failed for good */
+	lvc_state_t *state;
+	lvc_merge_t *merge;
+	part_t *parts;
+	int n_parts; /* of the co-partitioned inputs */
+	qrec_t *free_q;
+	void *cur_tok; /* at_least_once: token of the record being processed */
+	int failed;    /* fatal: exit 1 */
+	int loading;   /* reading the tables whole */
+	int closing;   /* no new transaction */
+	int in_gap;    /* between a revoke and the next assignment */
+	int need_rebuild;
 	uint64_t delivered;
 	uint64_t produced;
 	char errbuf[512];
+	char srcbuf[512];
+
+	/* Transactions. */
+	int txn_open;
+	int txn_work;   /* something produced or processed since it began */
+	int txn_failed; /* a produce failed: the transaction must be aborted */
+	int64_t txn_begun_us;
+	int txn_ms;
+	const lvc_tpo_t *offs; /* the offsets being sent */
+	size_t offs_n;
+	uint64_t txn_commits, txn_aborts;
+
+	/* Watchdog: the blocking call in progress and since when. */
+	pthread_t wd;
+	int wd_started;
+	atomic_int wd_stop;
+	_Atomic int64_t wd_since_us; /* 0: none */
+	const char *_Atomic wd_what;
+	int64_t wd_limit_us;
 
 	/* Operations: metrics, /healthz and /readyz (io/metrics, io/http). */
 	lvc_stage_metrics_t *sm;
@@ -62,6 +167,48 @@ static int64_t wall_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* ---- watchdog ---- */
+
+static void *watchdog(void *arg)
+{
+	stage_t *st = arg;
+
+	while (!atomic_load(&st->wd_stop)) {
+		int64_t since = atomic_load(&st->wd_since_us);
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+		if (since != 0 && lvc_health_now_us() - since > st->wd_limit_us) {
+			const char *what = atomic_load(&st->wd_what);
+
+			lvc_error(
+			    "watchdog: %s has not returned after %.0f s (limit %.0f s); exiting "
+			    "with code 1 so that the supervisor restarts levcal (the next start "
+			    "aborts the open transaction)",
+			    what != NULL ? what : "a call",
+			    (double)(lvc_health_now_us() - since) / 1e6,
+			    (double)st->wd_limit_us / 1e6);
+			/* The stuck call holds the main thread; only the process can
+			 * end. */
+			_exit(1);
+		}
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void wd_enter(stage_t *st, const char *what)
+{
+	atomic_store(&st->wd_what, what);
+	atomic_store(&st->wd_since_us, lvc_health_now_us());
+}
+
+static void wd_leave(stage_t *st)
+{
+	atomic_store(&st->wd_since_us, 0);
+}
+
+/* ---- inputs and partitions ---- */
+
 static lvc_input_t input_of(const stage_t *st, const char *topic)
 {
 	const lvc_topics_t *t = &st->cfg->topics;
@@ -78,6 +225,11 @@ static lvc_input_t input_of(const stage_t *st, const char *topic)
 	return LVC_IN_TRADES;
 }
 
+static const char *lane_topic(const stage_t *st, int ln)
+{
+	return ln == LN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades;
+}
+
 static const int sm_input[LVC_IN__COUNT] = {
 	[LVC_IN_TRADES] = LVC_SM_IN_TRADES,
 	[LVC_IN_PRICES] = LVC_SM_IN_PRICES,
@@ -85,9 +237,156 @@ static const int sm_input[LVC_IN__COUNT] = {
 	[LVC_IN_BALANCES] = LVC_SM_IN_BALANCES,
 };
 
-/* One polled record through the pipeline. Tick records are tracked for
- * at-least-once commits; table records are not (the tables are read whole
- * from their start by every instance, nothing of them is committed). */
+static int owned(void *opaque, int32_t partition)
+{
+	const stage_t *st = opaque;
+
+	return partition >= 0 && partition < st->n_parts && st->parts[partition].status == P_OWNED;
+}
+
+static const char *last_source(void *opaque, int32_t partition)
+{
+	stage_t *st = opaque;
+	const part_t *p;
+
+	if (partition < 0 || partition >= st->n_parts || st->parts[partition].last_off < 0) {
+		return "";
+	}
+	p = &st->parts[partition];
+	snprintf(st->srcbuf, sizeof(st->srcbuf), "%s:%" PRId32 ":%" PRId64,
+	         lane_topic(st, p->last_lane), partition, p->last_off);
+	return st->srcbuf;
+}
+
+static qrec_t *qrec_get(stage_t *st)
+{
+	qrec_t *q = st->free_q;
+
+	if (q != NULL) {
+		st->free_q = q->next_free;
+		return q;
+	}
+	return malloc(sizeof(*q));
+}
+
+static void qrec_put(stage_t *st, qrec_t *q)
+{
+	lvc_msg_release(&q->m);
+	q->next_free = st->free_q;
+	st->free_q = q;
+}
+
+static void qrec_drop(void *opaque, void *item)
+{
+	qrec_put(opaque, item);
+}
+
+/* ---- outputs ---- */
+
+static void on_delivery(void *opaque, void *msg_opaque, lvc_err_t err, const char *reason)
+{
+	stage_t *st = opaque;
+
+	if (err != LVC_OK) {
+		if (st->eos) {
+			/* The transaction fails with it; commit reports it. */
+			lvc_warn("delivery failed: %s; the transaction will be aborted", reason);
+			st->txn_failed = 1;
+			return;
+		}
+		if (!st->failed) {
+			lvc_error("delivery failed for good: %s; stopping so that the input is "
+			          "read again after a restart",
+			          reason);
+		}
+		st->failed = 1;
+		return;
+	}
+	st->delivered++;
+	if (!st->eos) {
+		lvc_tracker_delivered(st->trk, msg_opaque);
+	}
+}
+
+static void taint(stage_t *st, int32_t partition)
+{
+	if (partition >= 0 && partition < st->n_parts && st->parts[partition].status != P_OWNED) {
+		st->parts[partition].status = P_TAINTED;
+	}
+}
+
+static int sink(void *opaque, const lvc_outrec_t *out)
+{
+	stage_t *st = opaque;
+	lvc_header_t h[2];
+	size_t hn = 0;
+	int32_t part = out->partition;
+
+	if (out->kind == LVC_OUT_DEAD_LETTER) {
+		const lvc_inrec_t *in = out->in;
+
+		if (in != NULL && (in->input == LVC_IN_POSITIONS || in->input == LVC_IN_BALANCES)) {
+			/* Tables are read whole by every instance at every start:
+			 * one owner, and only for records that arrive live. */
+			if (st->loading) {
+				lvc_warn("%s: %s (a poison table record read at start: logged, not "
+				         "dead-lettered again)",
+				         out->source, out->error != NULL ? out->error : "refused");
+				return 0;
+			}
+			part = st->n_parts > 0 ? in->partition % st->n_parts : -1;
+		} else {
+			part = in != NULL ? in->partition : -1;
+		}
+	}
+	if (part >= 0 && !owned(st, part)) {
+		/* The event belongs to a partition another instance owns (a
+		 * table change of one of its instruments): it publishes it. */
+		taint(st, part);
+		return 0;
+	}
+	h[hn].name = "levcal-source";
+	h[hn++].value = out->source;
+	if (out->error != NULL) {
+		h[hn].name = "levcal-error";
+		h[hn++].value = out->error;
+	}
+	if (st->cur_tok != NULL) {
+		lvc_tracker_add_output(st->trk, st->cur_tok);
+	}
+	if (lvc_produce(st->producer, out->topic, -1, out->key, out->key_len, out->value,
+	                out->value_len, h, hn, st->cur_tok, st->errbuf,
+	                sizeof(st->errbuf)) != LVC_OK) {
+		if (st->eos && !lvc_kafka_fatal(st->producer)) {
+			lvc_warn("%s; aborting the transaction", st->errbuf);
+			st->txn_failed = 1;
+			return 0;
+		}
+		lvc_error("%s", st->errbuf);
+		return -1;
+	}
+	st->produced++;
+	st->txn_work = 1;
+	if (out->kind == LVC_OUT_DEAD_LETTER) {
+		lvc_counter_inc(st->sm->dead_letters[out->in != NULL && out->in->value == NULL
+		                                         ? LVC_DL_TOMBSTONE
+		                                         : lvc_dl_reason_of(out->err)]);
+	} else {
+		lvc_counter_inc(
+		    st->sm->events_out[out->kind == LVC_OUT_LIMIT ? LVC_SM_OUT_LIMIT
+		                                                  : LVC_SM_OUT_WARNING]);
+		lvc_histogram_observe(st->sm->processing_latency,
+		                      (double)(wall_now_us() - out->event_ts_us) / 1e6);
+		lvc_histogram_observe(st->sm->arrival_latency,
+		                      (double)(lvc_health_now_us() - st->poll_mono_us) / 1e6);
+	}
+	return 0;
+}
+
+/* ---- records ---- */
+
+/* One record through the pipeline. Tick records are tracked for
+ * at-least-once commits; table records are not. */
 static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, int tracked, char *why,
                              size_t why_size)
 {
@@ -102,10 +401,10 @@ static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, int tracked, char 
 	in.key_len = m->key_len;
 	in.value = m->value;
 	in.value_len = m->value_len;
-	st->poll_mono_us = lvc_health_now_us();
 	lvc_counter_inc(st->sm->ticks_in[sm_input[in.input]]);
-	st->cur_tok =
-	    tracked ? lvc_tracker_begin(st->trk, in.input, in.partition, in.offset) : NULL;
+	st->cur_tok = tracked && !st->eos
+	                  ? lvc_tracker_begin(st->trk, in.input, in.partition, in.offset)
+	                  : NULL;
 	err = lvc_pipeline_process(st->pl, &in, why, why_size);
 	if (st->cur_tok != NULL) {
 		lvc_tracker_end(st->trk, st->cur_tok);
@@ -133,6 +432,7 @@ static lvc_err_t drain_tables(stage_t *st, int timeout_ms, int max, char *why, s
 		if (err != LVC_OK) {
 			return err;
 		}
+		st->poll_mono_us = lvc_health_now_us();
 		err = process_msg(st, &m, 0, why, why_size);
 		lvc_msg_release(&m);
 		if (err != LVC_OK) {
@@ -142,9 +442,9 @@ static lvc_err_t drain_tables(stage_t *st, int timeout_ms, int max, char *why, s
 	return LVC_OK;
 }
 
-/* Reads the positions and balances tables up to their end offsets at start,
- * so that the first ticks are checked against the whole book. */
-static int load_tables(stage_t *st, const lvc_run_opts_t *opts)
+/* Reads the positions and balances tables up to their end offsets, so
+ * that the first ticks are checked against the whole book. */
+static int load_tables(stage_t *st)
 {
 	const char *tables[] = { st->cfg->topics.balances, st->cfg->topics.positions };
 	lvc_kv_t forced[] = {
@@ -155,7 +455,9 @@ static int load_tables(stage_t *st, const lvc_run_opts_t *opts)
 	int64_t t0 = lvc_health_now_us();
 	char why[512];
 	lvc_engine_stats_t es;
+	int rc = -1;
 
+	lvc_consumer_close(st->tables);
 	st->tables =
 	    lvc_consumer_new(st->cfg, NULL, 0, forced, 3, NULL, 0, NULL, NULL, why, sizeof(why));
 	if (st->tables == NULL) {
@@ -166,95 +468,645 @@ static int load_tables(stage_t *st, const lvc_run_opts_t *opts)
 		lvc_error("tables (topics.balances, topics.positions): %s", why);
 		return -1;
 	}
+	st->loading = 1;
 	while (!lvc_consumer_caught_up(st->tables)) {
-		if (atomic_load(opts->stop) || st->failed) {
-			return -1;
+		if (atomic_load(st->opts->stop) || st->failed) {
+			goto out;
 		}
 		lvc_health_beat(&st->health);
 		if (drain_tables(st, 100, 10000, why, sizeof(why)) != LVC_OK) {
 			lvc_error("%s", why);
-			return -1;
+			goto out;
 		}
 		lvc_producer_poll(st->producer, 0);
 	}
 	lvc_engine_stats(lvc_pipeline_engine(st->pl), &es);
 	lvc_info("tables loaded in %.1f s: %zu open position(s), %zu account(s)",
 	         (double)(lvc_health_now_us() - t0) / 1e6, es.positions, es.accounts);
+	rc = 0;
+out:
+	st->loading = 0;
+	return rc;
+}
+
+/* ---- transactions ---- */
+
+static int txn_begin(stage_t *st)
+{
+	char why[512];
+
+	if (!st->eos || st->txn_open || st->closing) {
+		return 0;
+	}
+	if (lvc_txn_begin(st->producer, why, sizeof(why)) != LVC_OK) {
+		lvc_error("%s", why);
+		st->failed = 1;
+		return -1;
+	}
+	st->txn_open = 1;
+	st->txn_work = 0;
+	st->txn_failed = 0;
+	st->txn_begun_us = lvc_health_now_us();
 	return 0;
 }
 
-static const char *topic_of(const stage_t *st, lvc_input_t in)
+/* Calls a transactional operation again while it fails retriably, for up
+ * to twice transaction.timeout.ms. */
+typedef lvc_err_t(txn_op_fn)(stage_t *st, char *why, size_t why_size);
+
+static lvc_err_t txn_retry(stage_t *st, txn_op_fn *op, const char *what, char *why, size_t why_size)
 {
-	return in == LVC_IN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades;
+	int64_t deadline = lvc_health_now_us() + 2 * (int64_t)st->txn_ms * 1000;
+	lvc_err_t err;
+
+	wd_enter(st, what);
+	for (;;) {
+		lvc_health_beat(&st->health);
+		err = op(st, why, why_size);
+		if (err != LVC_ERR_KAFKA) {
+			break;
+		}
+		if (lvc_health_now_us() >= deadline) {
+			size_t n = strlen(why);
+
+			snprintf(why + n, why_size - n, "; still failing after %.0f s: giving up",
+			         2.0 * st->txn_ms / 1000);
+			err = LVC_ERR_FATAL;
+			break;
+		}
+		lvc_warn("%s; retrying", why);
+	}
+	wd_leave(st);
+	return err;
 }
 
-static void on_commit_point(void *opaque, lvc_input_t input, int32_t partition, int64_t next_offset)
+static lvc_err_t op_commit(stage_t *st, char *why, size_t why_size)
 {
-	stage_t *st = opaque;
+	return lvc_txn_commit(st->producer, st->txn_ms, why, why_size);
+}
+
+static lvc_err_t op_abort(stage_t *st, char *why, size_t why_size)
+{
+	return lvc_txn_abort(st->producer, st->txn_ms, why, why_size);
+}
+
+/* The offsets the open transaction commits: per owned partition and lane,
+ * the offset after the last record processed. */
+static size_t txn_offsets(stage_t *st, lvc_tpo_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (int p = 0; p < st->n_parts; p++) {
+		for (int ln = 0; ln < LN__N; ln++) {
+			if (st->parts[p].status == P_OWNED && st->parts[p].next[ln] >= 0 &&
+			    n < cap) {
+				out[n].topic = lane_topic(st, ln);
+				out[n].partition = p;
+				out[n].offset = st->parts[p].next[ln];
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+static lvc_err_t op_send_offsets(stage_t *st, char *why, size_t why_size)
+{
+	return lvc_txn_send_offsets(st->producer, st->consumer, st->offs, st->offs_n, st->txn_ms,
+	                            why, why_size);
+}
+
+static lvc_err_t clear_changes(lvc_engine_t *eng, void *opaque, char *errstr, size_t errstr_size)
+{
+	(void)opaque;
+	(void)errstr;
+	(void)errstr_size;
+	lvc_engine_changes_clear(eng);
+	return LVC_OK;
+}
+
+/* Aborts the open transaction. Returns 0, or -1 when that failed (fatal). */
+static int txn_abort(stage_t *st, const char *reason)
+{
+	char why[512];
+	lvc_err_t err;
+
+	if (!st->txn_open) {
+		return 0;
+	}
+	lvc_warn("aborting the transaction: %s", reason);
+	err = txn_retry(st, op_abort, "aborting a transaction", why, sizeof(why));
+	st->txn_open = 0;
+	if (err != LVC_OK) {
+		lvc_error("%s", why);
+		st->failed = 1;
+		return -1;
+	}
+	st->txn_aborts++;
+	lvc_counter_inc(st->sm->txn_aborted);
+	for (int p = 0; p < st->n_parts; p++) {
+		if (st->parts[p].status == P_OWNED || st->parts[p].status == P_CLEAN) {
+			st->parts[p].status = P_TAINTED;
+		}
+	}
+	st->need_rebuild = 1;
+	return 0;
+}
+
+/* Commits the open transaction: the state changes of owned partitions,
+ * the offsets, the outputs produced since it began. Returns 0 when it
+ * committed (or there was nothing to commit), 1 when it was aborted (the
+ * stage rewinds), -1 on a fatal error. */
+static int txn_commit(stage_t *st)
+{
+	lvc_state_write_stats_t ws;
+	lvc_tpo_t offs[2 * 1024];
+	char why[512];
+	lvc_err_t err;
+	size_t n;
+
+	if (!st->eos || !st->txn_open) {
+		return 0;
+	}
+	if (st->txn_failed) {
+		return txn_abort(st, "a record of it could not be produced") == 0 ? 1 : -1;
+	}
+	n = txn_offsets(st, offs, sizeof(offs) / sizeof(offs[0]));
+	if (!st->txn_work && n == 0) {
+		return 0;
+	}
+	wd_enter(st, "writing state snapshots");
+	err = lvc_state_write_changes(st->state, st->producer, lvc_pipeline_engine(st->pl), owned,
+	                              last_source, st, &ws, why, sizeof(why));
+	wd_leave(st);
+	if (err != LVC_OK) {
+		return txn_abort(st, why) == 0 ? 1 : -1;
+	}
+	if (n > 0) {
+		st->offs = offs;
+		st->offs_n = n;
+		err = txn_retry(st, op_send_offsets, "sending offsets to the transaction", why,
+		                sizeof(why));
+		st->offs = NULL;
+		if (err == LVC_ERR_STATE) {
+			return txn_abort(st, why) == 0 ? 1 : -1;
+		}
+		if (err != LVC_OK) {
+			lvc_error("%s", why);
+			st->failed = 1;
+			return -1;
+		}
+	}
+	err = txn_retry(st, op_commit, "committing a transaction", why, sizeof(why));
+	if (err == LVC_ERR_STATE) {
+		return txn_abort(st, why) == 0 ? 1 : -1;
+	}
+	if (err != LVC_OK) {
+		lvc_error("%s", why);
+		st->txn_open = 0;
+		st->failed = 1;
+		return -1;
+	}
+	st->txn_open = 0;
+	st->txn_commits++;
+	lvc_counter_inc(st->sm->txn_committed);
+	lvc_debug("transaction committed: %zu offset(s), %zu instrument, %zu position, %zu "
+	          "partition state(s), %zu byte(s) of state",
+	          n, ws.instruments, ws.positions, ws.partitions, ws.bytes);
+	lvc_pipeline_engine_work(st->pl, "", -1, -1, clear_changes, NULL, why, sizeof(why));
+	for (int p = 0; p < st->n_parts; p++) {
+		st->parts[p].next[LN_PRICES] = st->parts[p].next[LN_TRADES] = -1;
+	}
+	return 0;
+}
+
+/* ---- the merge ---- */
+
+static void lane_pause(stage_t *st, int p, int ln, int pause)
+{
 	char why[512];
 
-	if (lvc_consumer_store(st->consumer, topic_of(st, input), partition, next_offset, why,
-	                       sizeof(why)) != LVC_OK) {
-		/* The partition may have been revoked meanwhile: its records
-		 * will be read again by its next owner, which is at-least-once. */
-		lvc_debug("%s", why);
+	if (st->parts[p].paused[ln] == pause) {
+		return;
+	}
+	if (lvc_consumer_pause(st->consumer, lane_topic(st, ln), p, pause, why, sizeof(why)) ==
+	    LVC_OK) {
+		st->parts[p].paused[ln] = pause;
+	} else {
+		lvc_warn("%s", why);
 	}
 }
 
-static void on_delivery(void *opaque, void *msg_opaque, lvc_err_t err, const char *reason)
+/* A polled message (or end of partition) into its lane. */
+static void enqueue(stage_t *st, lvc_msg_t *m)
 {
-	stage_t *st = opaque;
+	int ln = strcmp(m->topic, st->cfg->topics.prices) == 0 ? LN_PRICES : LN_TRADES;
+	int64_t now = lvc_health_now_us();
+	part_t *p;
+	qrec_t *q;
+	lvc_inrec_t in = { 0 };
+	int64_t ts;
 
-	if (err != LVC_OK) {
-		if (!st->failed) {
-			lvc_error("delivery failed for good: %s; stopping so that the input is "
-			          "read again after a restart",
-			          reason);
-		}
+	if (m->partition < 0 || m->partition >= st->n_parts ||
+	    (p = &st->parts[m->partition])->lane[ln] < 0) {
+		lvc_msg_release(m);
+		return;
+	}
+	if (m->eof) {
+		lvc_merge_lane_set(st->merge, p->lane[ln], LVC_LANE_CAUGHT_UP, now);
+		lvc_msg_release(m);
+		return;
+	}
+	in.input = ln == LN_PRICES ? LVC_IN_PRICES : LVC_IN_TRADES;
+	in.topic = m->topic;
+	in.partition = m->partition;
+	in.offset = m->offset;
+	in.key = m->key;
+	in.key_len = m->key_len;
+	in.value = m->value;
+	in.value_len = m->value_len;
+	if (lvc_pipeline_peek_ts(st->pl, &in, &ts) != LVC_OK) {
+		ts = INT64_MIN; /* undecodable: leaves at once, as a dead letter */
+	}
+	if ((q = qrec_get(st)) == NULL) {
+		lvc_error("out of memory queueing a record");
+		lvc_msg_release(m);
 		st->failed = 1;
 		return;
 	}
-	st->delivered++;
-	lvc_tracker_delivered(st->trk, msg_opaque);
+	q->m = *m;
+	q->ln = ln;
+	memset(m, 0, sizeof(*m));
+	if (lvc_merge_push(st->merge, p->lane[ln], ts, q, now) != LVC_OK) {
+		lvc_error("out of memory queueing a record");
+		qrec_put(st, q);
+		st->failed = 1;
+		return;
+	}
+	if (lvc_merge_lane_len(st->merge, p->lane[ln]) >= LANE_HIGH) {
+		lane_pause(st, (int)in.partition, ln, 1);
+	}
 }
 
-static int sink(void *opaque, const lvc_outrec_t *out)
+/* Processes what the merge releases, at most BATCH records. */
+static int process_released(stage_t *st, char *why, size_t why_size)
 {
-	stage_t *st = opaque;
-	lvc_header_t h[2];
-	size_t hn = 0;
+	lvc_merge_item_t it;
+	int n = 0;
 
-	h[hn].name = "levcal-source";
-	h[hn++].value = out->source;
-	if (out->error != NULL) {
-		h[hn].name = "levcal-error";
-		h[hn++].value = out->error;
-	}
-	if (st->cur_tok != NULL) {
-		lvc_tracker_add_output(st->trk, st->cur_tok);
-	}
-	if (lvc_produce(st->producer, out->topic, -1, out->key, out->key_len, out->value,
-	                out->value_len, h, hn, st->cur_tok, st->errbuf,
-	                sizeof(st->errbuf)) != LVC_OK) {
-		lvc_error("%s", st->errbuf);
-		return -1;
-	}
-	st->produced++;
-	if (out->kind == LVC_OUT_DEAD_LETTER) {
-		lvc_counter_inc(st->sm->dead_letters[out->in != NULL && out->in->value == NULL
-		                                         ? LVC_DL_TOMBSTONE
-		                                         : lvc_dl_reason_of(out->err)]);
-	} else {
-		lvc_counter_inc(
-		    st->sm->events_out[out->kind == LVC_OUT_LIMIT ? LVC_SM_OUT_LIMIT
-		                                                  : LVC_SM_OUT_WARNING]);
-		lvc_histogram_observe(st->sm->processing_latency,
-		                      (double)(wall_now_us() - out->event_ts_us) / 1e6);
-		lvc_histogram_observe(st->sm->arrival_latency,
-		                      (double)(lvc_health_now_us() - st->poll_mono_us) / 1e6);
+	while (n < BATCH && !st->failed && !st->need_rebuild &&
+	       lvc_merge_pop(st->merge, lvc_health_now_us(), &it)) {
+		qrec_t *q = it.item;
+		part_t *p = &st->parts[q->m.partition];
+		lvc_err_t err;
+
+		if (txn_begin(st) != 0) {
+			qrec_put(st, q);
+			return -1;
+		}
+		st->poll_mono_us = lvc_health_now_us();
+		err = process_msg(st, &q->m, 1, why, why_size);
+		p->next[q->ln] = q->m.offset + 1;
+		p->last_off = q->m.offset;
+		p->last_lane = q->ln;
+		st->txn_work = 1;
+		if (p->paused[q->ln] && lvc_merge_lane_len(st->merge, it.lane) <= LANE_LOW) {
+			lane_pause(st, q->m.partition, q->ln, 0);
+		}
+		qrec_put(st, q);
+		n++;
+		if (err != LVC_OK) {
+			return -1;
+		}
 	}
 	return 0;
 }
+
+static void lanes_drop(stage_t *st, int p)
+{
+	part_t *pt = &st->parts[p];
+
+	for (int ln = 0; ln < LN__N; ln++) {
+		if (pt->lane[ln] >= 0) {
+			lvc_merge_lane_remove(st->merge, pt->lane[ln], qrec_drop, st);
+			pt->lane[ln] = -1;
+		}
+		pt->paused[ln] = 0;
+		pt->next[ln] = -1;
+	}
+}
+
+/* Empties every lane (a rewind), resuming paused partitions. */
+static void lanes_rewind(stage_t *st)
+{
+	for (int p = 0; p < st->n_parts; p++) {
+		for (int ln = 0; ln < LN__N; ln++) {
+			if (st->parts[p].lane[ln] >= 0) {
+				lvc_merge_lane_clear(st->merge, st->parts[p].lane[ln],
+				                     lvc_health_now_us(), qrec_drop, st);
+				lane_pause(st, p, ln, 0);
+			}
+			st->parts[p].next[ln] = -1;
+		}
+	}
+}
+
+/* ---- restore, rebuild, rewind ---- */
+
+static int restore(stage_t *st, const int32_t *parts, size_t n)
+{
+	lvc_state_restore_stats_t rs;
+	char why[512];
+	int64_t t0 = lvc_health_now_us();
+	lvc_err_t err;
+
+	if (n == 0) {
+		return 0;
+	}
+	if (txn_begin(st) != 0) {
+		return -1;
+	}
+	wd_enter(st, "restoring state");
+	err = lvc_state_restore(st->state, st->pl, parts, n, st->txn_ms + 30000, st->opts->stop,
+	                        &rs, why, sizeof(why));
+	wd_leave(st);
+	if (err != LVC_OK) {
+		lvc_error("restoring state of %zu partition(s): %s", n, why);
+		st->failed = 1;
+		return -1;
+	}
+	lvc_info("state restored for %zu partition(s) in %.2f s (waited %.2f s for open "
+	         "transactions): %zu instrument(s), %zu position state(s), %zu partition "
+	         "clock(s) from %" PRIu64 " record(s), %" PRIu64 " byte(s)",
+	         n, (double)(lvc_health_now_us() - t0) / 1e6, rs.wait_s, rs.instruments,
+	         rs.positions, rs.partitions, rs.records, rs.bytes);
+	if (rs.stale_config > 0) {
+		lvc_warn("%zu state record(s) were written under another config_id than %s: "
+		         "restored as they are (estimators whose state does not fit start afresh: "
+		         "%zu)",
+		         rs.stale_config, st->cfg->config_id, rs.vol_reset);
+	}
+	return 0;
+}
+
+/* Seeks the assigned partitions of the owned lanes to their committed
+ * offsets (the start of the log when none), and reports a committed offset
+ * below the log start (records deleted by retention before they were
+ * processed): the stage then starts at the log start. */
+static int seek_committed(stage_t *st, int seek)
+{
+	lvc_tpo_t tps[2 * 1024];
+	size_t n = 0;
+	char why[512];
+
+	for (int p = 0; p < st->n_parts && n + 2 <= sizeof(tps) / sizeof(tps[0]); p++) {
+		for (int ln = 0; ln < LN__N; ln++) {
+			if (st->parts[p].lane[ln] >= 0) {
+				tps[n].topic = lane_topic(st, ln);
+				tps[n].partition = p;
+				tps[n].offset = -1;
+				n++;
+			}
+		}
+	}
+	if (n == 0) {
+		return 0;
+	}
+	wd_enter(st, "fetching committed offsets");
+	if (lvc_consumer_committed(st->consumer, tps, n, st->txn_ms + 30000, why, sizeof(why)) !=
+	    LVC_OK) {
+		wd_leave(st);
+		lvc_error("%s", why);
+		st->failed = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t lo = 0, hi = 0;
+
+		if (tps[i].offset < 0 ||
+		    lvc_kafka_watermarks(st->consumer, tps[i].topic, tps[i].partition, 10000, &lo,
+		                         &hi, why, sizeof(why)) != LVC_OK) {
+			continue;
+		}
+		if (tps[i].offset < lo) {
+			lvc_error("%s [%" PRId32 "]: the committed offset %" PRId64
+			          " is below the log start offset %" PRId64 ": %" PRId64
+			          " record(s) were deleted by retention before levcal "
+			          "processed them (their events are lost); continuing from the log "
+			          "start %" PRId64,
+			          tps[i].topic, tps[i].partition, tps[i].offset, lo,
+			          lo - tps[i].offset, lo);
+			tps[i].offset = lo;
+			seek = 1;
+		}
+	}
+	if (seek && lvc_consumer_seek(st->consumer, tps, n, 30000, why, sizeof(why)) != LVC_OK) {
+		wd_leave(st);
+		lvc_error("%s", why);
+		st->failed = 1;
+		return -1;
+	}
+	wd_leave(st);
+	return 0;
+}
+
+/* The engine forgets everything: a new pipeline, the tables read again,
+ * every owned partition restored, the consumer at the committed offsets. */
+static int rebuild(stage_t *st, int seek)
+{
+	int32_t parts[1024];
+	size_t n = 0;
+	char why[512];
+	lvc_pipeline_t *pl;
+
+	lvc_health_set_ready(&st->health, 0);
+	lvc_info("rebuilding the engine from the tables and the state topic");
+	lanes_rewind(st);
+	if ((pl = lvc_pipeline_new(st->cfg, "", sink, st, why, sizeof(why))) == NULL) {
+		lvc_error("%s", why);
+		st->failed = 1;
+		return -1;
+	}
+	lvc_pipeline_destroy(st->pl);
+	st->pl = pl;
+	st->need_rebuild = 0;
+	for (int p = 0; p < st->n_parts; p++) {
+		if (st->parts[p].lane[LN_PRICES] >= 0 || st->parts[p].lane[LN_TRADES] >= 0) {
+			st->parts[p].status = P_OWNED;
+			if (n < sizeof(parts) / sizeof(parts[0])) {
+				parts[n++] = p;
+			}
+		} else {
+			st->parts[p].status = P_FRESH;
+		}
+		st->parts[p].last_off = -1;
+	}
+	if (txn_begin(st) != 0 || load_tables(st) != 0 || restore(st, parts, n) != 0 ||
+	    seek_committed(st, seek) != 0) {
+		st->failed = 1;
+		return -1;
+	}
+	lvc_health_set_ready(&st->health, 1);
+	return 0;
+}
+
+/* ---- rebalances ---- */
+
+static void on_revoke(stage_t *st, const lvc_tp_t *tps, size_t n)
+{
+	char why[512];
+	int lost = lvc_consumer_assignment_lost(st->consumer);
+
+	lvc_health_set_ready(&st->health, 0);
+	if (st->eos) {
+		if (lost) {
+			txn_abort(st, "the assignment was lost (the group went on without this "
+			              "member)");
+		} else if (txn_commit(st) == 0) {
+			for (int p = 0; p < st->n_parts; p++) {
+				if (st->parts[p].status == P_OWNED) {
+					st->parts[p].status = P_CLEAN;
+				}
+			}
+		}
+		txn_begin(st);
+	} else {
+		/* Deliver what is in flight, store, and commit before the
+		 * partitions go to another instance. */
+		if (lvc_producer_flush(st->producer, 30000, why, sizeof(why)) != LVC_OK) {
+			lvc_error("%s", why);
+			st->failed = 1;
+		}
+		if (lvc_consumer_commit(st->consumer, why, sizeof(why)) != LVC_OK) {
+			lvc_warn("%s", why);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int32_t p = tps[i].partition;
+
+		lvc_stage_metrics_forget_lag(st->sm, tps[i].topic, p);
+		if (!st->eos) {
+			lvc_tracker_reset(st->trk, input_of(st, tps[i].topic), p);
+		}
+		if (p >= 0 && p < st->n_parts) {
+			int ln = strcmp(tps[i].topic, st->cfg->topics.prices) == 0 ? LN_PRICES
+			                                                           : LN_TRADES;
+			part_t *pt = &st->parts[p];
+
+			if (pt->lane[ln] >= 0) {
+				lvc_merge_lane_remove(st->merge, pt->lane[ln], qrec_drop, st);
+				pt->lane[ln] = -1;
+			}
+			pt->paused[ln] = 0;
+			pt->next[ln] = -1;
+			if (pt->status == P_OWNED) {
+				pt->status = st->eos ? P_TAINTED : P_FRESH;
+			}
+		}
+	}
+	st->assigned = st->assigned > n ? st->assigned - n : 0;
+	st->in_gap = 1;
+}
+
+static void on_assign(stage_t *st, const lvc_tp_t *tps, size_t n)
+{
+	int32_t fresh[1024];
+	size_t nf = 0;
+	int tainted = st->need_rebuild;
+	int64_t now = lvc_health_now_us();
+
+	for (size_t i = 0; i < n; i++) {
+		int32_t p = tps[i].partition;
+		int ln = strcmp(tps[i].topic, st->cfg->topics.prices) == 0 ? LN_PRICES : LN_TRADES;
+		part_t *pt;
+
+		if (p < 0 || p >= st->n_parts) {
+			lvc_error("assigned %s [%" PRId32
+			          "] beyond the %d partitions seen at start: "
+			          "restart levcal after changing partition counts",
+			          tps[i].topic, p, st->n_parts);
+			st->failed = 1;
+			return;
+		}
+		pt = &st->parts[p];
+		if (pt->lane[ln] < 0 &&
+		    lvc_merge_lane_add(st->merge, (uint32_t)p,
+		                       ln == LN_PRICES ? LVC_IN_PRICES : LVC_IN_TRADES, 0, now,
+		                       &pt->lane[ln]) != LVC_OK) {
+			lvc_error("out of memory adding a merge lane");
+			st->failed = 1;
+			return;
+		}
+	}
+	/* What this member holds now, and what its engine knows of it. */
+	for (int p = 0; p < st->n_parts; p++) {
+		part_t *pt = &st->parts[p];
+		int have = pt->lane[LN_PRICES] >= 0 || pt->lane[LN_TRADES] >= 0;
+
+		if (have && (pt->lane[LN_PRICES] < 0 || pt->lane[LN_TRADES] < 0)) {
+			lvc_warn(
+			    "partition %d of only one of %s and %s is assigned to this member: "
+			    "its events cannot be merged in event time",
+			    p, st->cfg->topics.trades, st->cfg->topics.prices);
+		}
+		if (!have) {
+			if (pt->status == P_CLEAN) {
+				/* Given to another member, which will change it. */
+				pt->status = P_TAINTED;
+			}
+			continue;
+		}
+		if (pt->status == P_TAINTED) {
+			tainted = 1;
+		}
+	}
+	st->assigned += n;
+	st->in_gap = 0;
+	if (!st->eos) {
+		/* No state to restore: what is assigned is owned. */
+		for (int p = 0; p < st->n_parts; p++) {
+			part_t *pt = &st->parts[p];
+
+			pt->status = pt->lane[LN_PRICES] >= 0 || pt->lane[LN_TRADES] >= 0 ? P_OWNED
+			                                                                  : P_FRESH;
+		}
+		lvc_health_set_ready(&st->health, 1);
+		return;
+	}
+	if (tainted) {
+		rebuild(st, 0);
+		return;
+	}
+	for (int p = 0; p < st->n_parts; p++) {
+		part_t *pt = &st->parts[p];
+
+		if (pt->lane[LN_PRICES] < 0 && pt->lane[LN_TRADES] < 0) {
+			continue;
+		}
+		if (pt->status == P_FRESH && nf < sizeof(fresh) / sizeof(fresh[0])) {
+			fresh[nf++] = p;
+		}
+		pt->status = P_OWNED;
+		pt->last_off = -1;
+	}
+	if (restore(st, fresh, nf) != 0 || seek_committed(st, 0) != 0) {
+		return;
+	}
+	lvc_health_set_ready(&st->health, 1);
+}
+
+static void on_rebalance(void *opaque, int assigned, const lvc_tp_t *tps, size_t n)
+{
+	stage_t *st = opaque;
+
+	if (assigned) {
+		on_assign(st, tps, n);
+	} else {
+		on_revoke(st, tps, n);
+	}
+}
+
+/* ---- metrics ---- */
 
 static void on_stats(void *opaque, const char *json, size_t len, int consumer)
 {
@@ -296,37 +1148,23 @@ static void update_metrics(stage_t *st)
 	lvc_consumer_lags(st->consumer, on_lag, st);
 }
 
-static void on_rebalance(void *opaque, int assigned, const lvc_tp_t *tps, size_t n)
+/* at_least_once: the tracker's commit point for a partition. */
+static void on_commit_point(void *opaque, lvc_input_t input, int32_t partition, int64_t next_offset)
 {
 	stage_t *st = opaque;
+	const char *topic =
+	    input == LVC_IN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades;
 	char why[512];
 
-	if (assigned) {
-		st->assigned += n;
-	} else {
-		st->assigned = st->assigned > n ? st->assigned - n : 0;
-		for (size_t i = 0; i < n; i++) {
-			lvc_stage_metrics_forget_lag(st->sm, tps[i].topic, tps[i].partition);
-		}
-	}
-	/* Ready once the consumer holds an assignment (there is no state to
-	 * restore in at-least-once mode). */
-	lvc_health_set_ready(&st->health, st->assigned > 0);
-	if (!assigned) {
-		/* Deliver what is in flight, store, and commit before the
-		 * partitions go to another instance. */
-		if (lvc_producer_flush(st->producer, 30000, why, sizeof(why)) != LVC_OK) {
-			lvc_error("%s", why);
-			st->failed = 1;
-		}
-		if (lvc_consumer_commit(st->consumer, why, sizeof(why)) != LVC_OK) {
-			lvc_warn("%s", why);
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		lvc_tracker_reset(st->trk, input_of(st, tps[i].topic), tps[i].partition);
+	if (lvc_consumer_store(st->consumer, topic, partition, next_offset, why, sizeof(why)) !=
+	    LVC_OK) {
+		/* The partition may have been revoked meanwhile: its records
+		 * will be read again by its next owner, which is at-least-once. */
+		lvc_debug("%s", why);
 	}
 }
+
+/* ---- start ---- */
 
 /* Checks that the topics exist and that trades and prices are co-partitioned
  * (SPEC §6): a mismatch would silently join the wrong streams. */
@@ -361,31 +1199,87 @@ static int check_topics(stage_t *st)
 			return -1;
 		}
 	}
+	if (n_trades > 1024) {
+		lvc_error("topics %s and %s have %d partitions; levcal supports up to 1024",
+		          t->trades, t->prices, n_trades);
+		return -1;
+	}
+	st->n_parts = n_trades;
+	if (st->eos &&
+	    lvc_state_ensure_topic(st->state, st->producer, n_trades, why, sizeof(why)) != LVC_OK) {
+		lvc_error("%s", why);
+		return -1;
+	}
 	return 0;
+}
+
+/* The transactional id: kafka.transactional.id, else levcal-<group>-<instance>. */
+static int transactional_id(const lvc_config_t *cfg, char *buf, size_t size)
+{
+	const char *set = lvc_config_kafka_get(cfg, "transactional.id");
+	const char *group = lvc_config_kafka_get(cfg, "group.id");
+
+	if (set != NULL && set[0] != '\0') {
+		snprintf(buf, size, "%s", set);
+		return 0;
+	}
+	if (cfg->instance == NULL || cfg->instance[0] == '\0') {
+		lvc_error("%s: processing.guarantee exactly_once needs a transactional id that is "
+		          "stable per instance: set `instance` (e.g. the StatefulSet pod name, "
+		          "${HOSTNAME}; the id is then levcal-<group.id>-<instance>) or "
+		          "kafka.transactional.id, or choose processing.guarantee: at_least_once",
+		          cfg->path != NULL ? cfg->path : "config");
+		return -1;
+	}
+	snprintf(buf, size, "levcal-%s-%s", group != NULL ? group : "levcal", cfg->instance);
+	return 0;
+}
+
+static void free_queued(stage_t *st)
+{
+	for (int p = 0; p < st->n_parts; p++) {
+		lanes_drop(st, p);
+	}
+	while (st->free_q != NULL) {
+		qrec_t *q = st->free_q;
+
+		st->free_q = q->next_free;
+		free(q);
+	}
 }
 
 int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 {
 	stage_t st = { 0 };
 	const char *topics[2];
-	char ms[32], why[512];
+	char ms[32], txn_ms[32], tid[512], why[512];
+	const char *user_txn_ms = lvc_config_kafka_get(cfg, "transaction.timeout.ms");
 	lvc_kv_t cons_defaults[] = {
 		{ "group.id", "levcal", 0 },
 		{ "auto.offset.reset", "earliest", 0 },
 		{ "enable.auto.commit", "true", 0 },
 		{ "auto.commit.interval.ms", ms, 0 },
 		{ "isolation.level", "read_committed", 0 },
-		{ "partition.assignment.strategy", "cooperative-sticky", 0 },
 	};
-	lvc_kv_t cons_forced[] = {
+	lvc_kv_t cons_forced_alo[] = {
 		{ "enable.auto.offset.store", "false", 0 },
+		{ "partition.assignment.strategy", "range", 0 },
+		{ "enable.partition.eof", "true", 0 },
+	};
+	lvc_kv_t cons_forced_eos[] = {
+		{ "enable.auto.commit", "false", 0 },
+		{ "isolation.level", "read_committed", 0 },
+		{ "partition.assignment.strategy", "range", 0 },
+		{ "enable.partition.eof", "true", 0 },
 	};
 	lvc_kv_t prod_defaults[] = {
 		{ "linger.ms", "5", 0 },
 		{ "statistics.interval.ms", "5000", 0 },
+		{ "transaction.timeout.ms", txn_ms, 0 },
 	};
 	lvc_kv_t prod_forced[] = {
 		{ "enable.idempotence", "true", 0 },
+		{ "transactional.id", tid, 0 },
 	};
 	int rc = 1;
 	int64_t last_log = lvc_health_now_us(), last_metrics = 0;
@@ -393,9 +1287,15 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 
 	snprintf(ms, sizeof(ms), "%" PRId64, cfg->processing.commit_interval_us / 1000);
 	st.cfg = cfg;
-	if (cfg->processing.guarantee != LVC_AT_LEAST_ONCE) {
-		lvc_warn("processing.guarantee exactly_once is not implemented in this version; "
-		         "running at_least_once");
+	st.opts = opts;
+	st.eos = cfg->processing.guarantee == LVC_EXACTLY_ONCE;
+	st.txn_ms = user_txn_ms != NULL ? atoi(user_txn_ms) : DEFAULT_TXN_MS;
+	if (st.txn_ms <= 0) {
+		st.txn_ms = DEFAULT_TXN_MS;
+	}
+	snprintf(txn_ms, sizeof(txn_ms), "%d", st.txn_ms);
+	if (st.eos && transactional_id(cfg, tid, sizeof(tid)) != 0) {
+		return 2;
 	}
 	if ((st.sm = lvc_stage_metrics_new(cfg, lvc_version(), why, sizeof(why))) == NULL ||
 	    (st.kstats = lvc_kafka_stats_new()) == NULL) {
@@ -412,8 +1312,17 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_info("metrics on http://%s (port %d): /metrics /healthz /readyz",
 		         cfg->metrics.listen, lvc_http_port(st.http));
 	}
+	/* Limits for calls that must return: twice the longest wait levcal
+	 * gives librdkafka, plus a margin. */
+	st.wd_limit_us = (2 * ((int64_t)st.txn_ms + 30000) + 60000) * 1000;
+	if (pthread_create(&st.wd, NULL, watchdog, &st) != 0) {
+		lvc_error("cannot start the watchdog thread");
+		goto out;
+	}
+	st.wd_started = 1;
 	lvc_kafka_set_stats_hook(on_stats, &st);
-	if ((st.trk = lvc_tracker_new(on_commit_point, &st)) == NULL) {
+	if ((st.merge = lvc_merge_new(cfg->processing.max_idle_us, STALL_US)) == NULL ||
+	    (st.trk = lvc_tracker_new(on_commit_point, &st)) == NULL) {
 		lvc_error("out of memory");
 		goto out;
 	}
@@ -421,55 +1330,134 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_error("%s", why);
 		goto out;
 	}
-	st.producer = lvc_producer_new(cfg, prod_defaults, 2, prod_forced, 1, on_delivery, &st, why,
-	                               sizeof(why));
+	st.producer = lvc_producer_new(cfg, prod_defaults, st.eos ? 3 : 2, prod_forced,
+	                               st.eos ? 2 : 1, on_delivery, &st, why, sizeof(why));
 	if (st.producer == NULL) {
+		lvc_error("%s", why);
+		goto out;
+	}
+	if (st.eos && (st.state = lvc_state_new(cfg, why, sizeof(why))) == NULL) {
 		lvc_error("%s", why);
 		goto out;
 	}
 	if (check_topics(&st) != 0) {
 		goto out;
 	}
-	if (load_tables(&st, opts) != 0) {
+	if ((st.parts = calloc((size_t)st.n_parts, sizeof(*st.parts))) == NULL) {
+		lvc_error("out of memory");
+		goto out;
+	}
+	for (int p = 0; p < st.n_parts; p++) {
+		st.parts[p].lane[0] = st.parts[p].lane[1] = -1;
+		st.parts[p].next[0] = st.parts[p].next[1] = -1;
+		st.parts[p].last_off = -1;
+	}
+	if (st.eos) {
+		lvc_err_t err;
+
+		/* Fences an earlier incarnation with the same id and aborts what
+		 * it left open. */
+		wd_enter(&st, "initializing transactions");
+		do {
+			err = lvc_txn_init(st.producer, st.txn_ms + 30000, why, sizeof(why));
+			if (err == LVC_ERR_KAFKA) {
+				lvc_warn("%s; retrying", why);
+			}
+			lvc_health_beat(&st.health);
+		} while (err == LVC_ERR_KAFKA && !atomic_load(opts->stop));
+		wd_leave(&st);
+		if (err != LVC_OK) {
+			lvc_error("%s", why);
+			goto out;
+		}
+		if (txn_begin(&st) != 0) {
+			goto out;
+		}
+	}
+	if (load_tables(&st) != 0) {
 		goto out;
 	}
 	topics[0] = cfg->topics.trades;
 	topics[1] = cfg->topics.prices;
 	st.consumer =
 	    lvc_consumer_new(cfg, cons_defaults, sizeof(cons_defaults) / sizeof(cons_defaults[0]),
-	                     cons_forced, 1, topics, 2, on_rebalance, &st, why, sizeof(why));
+	                     st.eos ? cons_forced_eos : cons_forced_alo,
+	                     st.eos ? sizeof(cons_forced_eos) / sizeof(cons_forced_eos[0])
+	                            : sizeof(cons_forced_alo) / sizeof(cons_forced_alo[0]),
+	                     topics, 2, on_rebalance, &st, why, sizeof(why));
 	if (st.consumer == NULL) {
 		lvc_error("%s", why);
 		goto out;
 	}
-	lvc_info("running: %s + %s -> %s, group consuming, at_least_once", topics[0], topics[1],
-	         cfg->topics.leverage_limits);
+	lvc_consumer_report_eof(st.consumer, 1);
+	lvc_info("running: %s + %s -> %s, group consuming, %s%s%s", topics[0], topics[1],
+	         cfg->topics.leverage_limits, st.eos ? "exactly_once, transactional.id " : "",
+	         st.eos ? tid : "at_least_once", "");
 	while (!atomic_load(opts->stop) && !st.failed) {
 		lvc_msg_t m;
 		lvc_err_t err;
-		int64_t now;
+		int64_t now = lvc_health_now_us(), deadline;
+		int timeout;
 
 		lvc_health_beat(&st.health);
-		err = lvc_consumer_poll(st.consumer, 100, &m, why, sizeof(why));
-		if (err == LVC_OK) {
-			err = process_msg(&st, &m, 1, why, sizeof(why));
-			lvc_msg_release(&m);
-			if (err != LVC_OK) {
-				lvc_error("%s", why);
-				goto out;
+		if (st.need_rebuild) {
+			if (rebuild(&st, 1) != 0) {
+				break;
 			}
-		} else if (err == LVC_ERR_FATAL) {
-			lvc_error("%s", why);
-			goto out;
-		} else if (err == LVC_ERR_KAFKA) {
-			lvc_warn("%s", why);
+			continue;
 		}
-		if ((err = drain_tables(&st, 0, 1000, why, sizeof(why))) != LVC_OK) {
-			lvc_error("%s", why);
-			goto out;
+		if (st.txn_failed && st.txn_open) {
+			txn_abort(&st, "a record of it could not be produced");
+			continue;
+		}
+		deadline = lvc_merge_deadline(st.merge, now);
+		timeout = deadline == INT64_MAX || deadline - now > 100000
+		              ? 100
+		              : (int)((deadline - now + 999) / 1000);
+		for (int i = 0; i < BATCH && !st.failed; i++) {
+			err = lvc_consumer_poll(st.consumer, i == 0 ? timeout : 0, &m, why,
+			                        sizeof(why));
+			if (err == LVC_OK) {
+				enqueue(&st, &m);
+				continue;
+			}
+			if (err == LVC_ERR_FATAL) {
+				lvc_error("%s", why);
+				st.failed = 1;
+			} else if (err == LVC_ERR_KAFKA) {
+				lvc_warn("%s", why);
+			}
+			break;
+		}
+		if (st.failed || st.need_rebuild) {
+			continue;
+		}
+		if (process_released(&st, why, sizeof(why)) != 0) {
+			if (!st.failed && !st.need_rebuild) {
+				lvc_error("%s", why);
+				st.failed = 1;
+			}
+			continue;
+		}
+		if (st.assigned > 0 && !st.in_gap) {
+			if (txn_begin(&st) != 0) {
+				break;
+			}
+			if ((err = drain_tables(&st, 0, 1000, why, sizeof(why))) != LVC_OK) {
+				lvc_error("%s", why);
+				st.failed = 1;
+				continue;
+			}
 		}
 		lvc_producer_poll(st.producer, 0);
 		now = lvc_health_now_us();
+		if (st.eos && st.txn_open &&
+		    now - st.txn_begun_us >= cfg->processing.commit_interval_us) {
+			if (txn_commit(&st) < 0) {
+				break;
+			}
+			txn_begin(&st);
+		}
 		if (now - last_metrics >= 1000000) {
 			update_metrics(&st);
 			last_metrics = now;
@@ -485,27 +1473,66 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	if (st.failed) {
 		goto out;
 	}
-	/* Clean shutdown: deliver everything, then commit what it completed. */
-	if (lvc_producer_flush(st.producer, 30000, why, sizeof(why)) != LVC_OK) {
-		lvc_error("%s", why);
-		goto out;
+	/* Clean shutdown: finish the open transaction (or, at least once,
+	 * deliver everything), then leave the group. */
+	st.closing = 1;
+	if (st.eos) {
+		int r = txn_commit(&st);
+
+		if (r != 0) {
+			lvc_error("stopping: the open transaction was %s; its input is read again "
+			          "after a restart",
+			          r > 0 ? "aborted" : "not completed");
+			goto out;
+		}
+		lvc_info("stopped cleanly: %" PRIu64 " record(s) produced, %" PRIu64
+		         " transaction(s) committed, %" PRIu64 " aborted",
+		         st.produced, st.txn_commits, st.txn_aborts);
+	} else {
+		if (lvc_producer_flush(st.producer, 30000, why, sizeof(why)) != LVC_OK) {
+			lvc_error("%s", why);
+			goto out;
+		}
+		lvc_producer_poll(st.producer, 0);
+		if (st.failed) {
+			goto out;
+		}
+		if (lvc_consumer_commit(st.consumer, why, sizeof(why)) != LVC_OK) {
+			lvc_warn("%s", why);
+		}
+		lvc_info("stopped cleanly: %" PRIu64 " record(s) produced and delivered",
+		         st.delivered);
 	}
-	lvc_producer_poll(st.producer, 0);
-	if (st.failed) {
-		goto out;
-	}
-	if (lvc_consumer_commit(st.consumer, why, sizeof(why)) != LVC_OK) {
-		lvc_warn("%s", why);
-	}
-	lvc_info("stopped cleanly: %" PRIu64 " record(s) produced and delivered", st.delivered);
 	rc = 0;
 out:
+	st.closing = 1;
+	if (rc != 0 && st.eos && st.txn_open && st.producer != NULL &&
+	    !lvc_kafka_fatal(st.producer)) {
+		/* Never leave a transaction half-done on the way out. */
+		char w2[512];
+
+		wd_enter(&st, "aborting a transaction");
+		if (lvc_txn_abort(st.producer, 5000, w2, sizeof(w2)) != LVC_OK) {
+			lvc_warn("%s", w2);
+		}
+		wd_leave(&st);
+		st.txn_open = 0;
+	}
 	lvc_consumer_close(st.consumer);
+	st.consumer = NULL;
 	lvc_consumer_close(st.tables);
+	lvc_state_destroy(st.state);
 	lvc_producer_close(st.producer, rc == 0 ? 30000 : 0);
+	free_queued(&st);
+	free(st.parts);
+	lvc_merge_destroy(st.merge);
 	lvc_pipeline_destroy(st.pl);
 	lvc_tracker_destroy(st.trk);
 	lvc_kafka_set_stats_hook(NULL, NULL);
+	if (st.wd_started) {
+		atomic_store(&st.wd_stop, 1);
+		pthread_join(st.wd, NULL);
+	}
 	lvc_http_stop(st.http);
 	lvc_kafka_stats_destroy(st.kstats);
 	lvc_stage_metrics_destroy(st.sm);

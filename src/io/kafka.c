@@ -38,6 +38,7 @@ struct lvc_kafka_s {
 	lvc_delivery_fn *delivery;
 	void *opaque;
 	atomic_int fatal;
+	int report_eof;                              /* lvc_consumer_report_eof() */
 	rd_kafka_topic_partition_list_t *table_ends; /* lvc_consumer_assign_tables() */
 	/* Authentication failure: 0 none, 1 being written, 2 auth_msg set. */
 	atomic_int auth;
@@ -375,6 +376,16 @@ lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char
 
 		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			table_eof(c, rkm);
+			if (c->report_eof && rkm->rkt != NULL) {
+				/* The topic name lives as long as the message. */
+				out->topic = rd_kafka_topic_name(rkm->rkt);
+				out->partition = rkm->partition;
+				out->offset = rkm->offset;
+				out->timestamp_ms = -1;
+				out->eof = 1;
+				out->rkm_ = rkm;
+				return LVC_OK;
+			}
 			rd_kafka_message_destroy(rkm);
 			return LVC_ERR_NOT_FOUND;
 		}
@@ -754,4 +765,404 @@ void lvc_mock_destroy(lvc_mock_t *m)
 	rd_kafka_mock_cluster_destroy(m->mc);
 	rd_kafka_destroy(m->rk);
 	free(m);
+}
+
+/*
+ * Exactly-once processing, replays and the state topic.
+ */
+
+void lvc_consumer_report_eof(lvc_kafka_t *c, int on)
+{
+	c->report_eof = on;
+}
+
+static rd_kafka_topic_partition_list_t *tpo_list(const lvc_tpo_t *tps, size_t n)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n > 0 ? (int)n : 1);
+
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_topic_partition_list_add(l, tps[i].topic, tps[i].partition)->offset =
+		    tps[i].offset;
+	}
+	return l;
+}
+
+lvc_err_t lvc_consumer_assign(lvc_kafka_t *c, const lvc_tpo_t *tps, size_t n, char *errstr,
+                              size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = n > 0 ? tpo_list(tps, n) : NULL;
+	rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, l);
+
+	if (l != NULL) {
+		rd_kafka_topic_partition_list_destroy(l);
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("assigning %zu partition(s): %s", n, rd_kafka_err2str(err));
+		return LVC_ERR_KAFKA;
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_consumer_pause(lvc_kafka_t *c, const char *topic, int32_t partition, int pause,
+                             char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err;
+
+	rd_kafka_topic_partition_list_add(l, topic, partition);
+	err = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		err = l->elems[0].err;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, (int)partition,
+		    rd_kafka_err2str(err));
+		return LVC_ERR_KAFKA;
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_consumer_committed(lvc_kafka_t *c, lvc_tpo_t *tps, size_t n, int timeout_ms,
+                                 char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = tpo_list(tps, n);
+	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, l, timeout_ms);
+	lvc_err_t ret = LVC_OK;
+
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("committed offsets of %zu partition(s): %s", n, rd_kafka_err2str(err));
+		ret = LVC_ERR_KAFKA;
+	}
+	for (int i = 0; ret == LVC_OK && i < l->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &l->elems[i];
+
+		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ERR("committed offset of %s [%d]: %s", tp->topic, (int)tp->partition,
+			    rd_kafka_err2str(tp->err));
+			ret = LVC_ERR_KAFKA;
+			break;
+		}
+		tps[i].offset = tp->offset >= 0 ? tp->offset : -1;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return ret;
+}
+
+lvc_err_t lvc_consumer_seek(lvc_kafka_t *c, const lvc_tpo_t *tps, size_t n, int timeout_ms,
+                            char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = tpo_list(tps, n);
+	rd_kafka_error_t *error;
+	lvc_err_t ret = LVC_OK;
+
+	for (int i = 0; i < l->cnt; i++) {
+		if (l->elems[i].offset < 0) {
+			l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		}
+	}
+	if ((error = rd_kafka_seek_partitions(c->rk, l, timeout_ms)) != NULL) {
+		ERR("seeking %zu partition(s): %s", n, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		ret = LVC_ERR_KAFKA;
+	}
+	for (int i = 0; ret == LVC_OK && i < l->cnt; i++) {
+		if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ERR("seeking %s [%d] to %lld: %s", l->elems[i].topic,
+			    (int)l->elems[i].partition, (long long)tps[i].offset,
+			    rd_kafka_err2str(l->elems[i].err));
+			ret = LVC_ERR_KAFKA;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return ret;
+}
+
+int64_t lvc_consumer_position(lvc_kafka_t *c, const char *topic, int32_t partition)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	int64_t off = -1;
+
+	rd_kafka_topic_partition_list_add(l, topic, partition);
+	if (rd_kafka_position(c->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].offset >= 0) {
+		off = l->elems[0].offset;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return off;
+}
+
+int lvc_consumer_assignment_lost(lvc_kafka_t *c)
+{
+	return rd_kafka_assignment_lost(c->rk);
+}
+
+lvc_err_t lvc_kafka_watermarks(lvc_kafka_t *k, const char *topic, int32_t partition, int timeout_ms,
+                               int64_t *lo, int64_t *hi, char *errstr, size_t errstr_size)
+{
+	rd_kafka_resp_err_t err =
+	    rd_kafka_query_watermark_offsets(k->rk, topic, partition, lo, hi, timeout_ms);
+
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("offsets of %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
+		return err == RD_KAFKA_RESP_ERR__FATAL ? LVC_ERR_FATAL : LVC_ERR_KAFKA;
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_kafka_offsets_for_times(lvc_kafka_t *k, lvc_tpo_t *tps, size_t n, int timeout_ms,
+                                      char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l = tpo_list(tps, n);
+	rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(k->rk, l, timeout_ms);
+	lvc_err_t ret = LVC_OK;
+
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("offsets for times of %zu partition(s): %s", n, rd_kafka_err2str(err));
+		ret = LVC_ERR_KAFKA;
+	}
+	for (int i = 0; ret == LVC_OK && i < l->cnt; i++) {
+		if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ERR("offset for time %lld of %s [%d]: %s", (long long)tps[i].offset,
+			    l->elems[i].topic, (int)l->elems[i].partition,
+			    rd_kafka_err2str(l->elems[i].err));
+			ret = LVC_ERR_KAFKA;
+			break;
+		}
+		tps[i].offset = l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return ret;
+}
+
+/* Waits for one admin result event on q; NULL on timeout. */
+static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, int timeout_ms)
+{
+	return rd_kafka_queue_poll(q, timeout_ms + 2000);
+}
+
+lvc_err_t lvc_kafka_topic_describe(lvc_kafka_t *k, const char *topic, int timeout_ms,
+                                   int *partitions, const char *const *keys, char **values,
+                                   size_t value_size, size_t n, char *errstr, size_t errstr_size)
+{
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_AdminOptions_t *o = NULL;
+	rd_kafka_ConfigResource_t *cr = NULL;
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_DescribeConfigs_result_t *res;
+	const rd_kafka_ConfigResource_t **rs;
+	const rd_kafka_ConfigEntry_t **entries;
+	size_t rs_n = 0, entries_n = 0;
+	char why[512];
+	lvc_err_t ret;
+
+	for (size_t i = 0; i < n; i++) {
+		values[i][0] = '\0';
+	}
+	if ((ret = lvc_kafka_partition_count(k, topic, timeout_ms, partitions, errstr,
+	                                     errstr_size)) != LVC_OK) {
+		return ret;
+	}
+	ret = LVC_ERR_KAFKA;
+	q = rd_kafka_queue_new(k->rk);
+	o = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, why, sizeof(why)) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("describing topic %s: %s", topic, why);
+		goto out;
+	}
+	cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_DescribeConfigs(k->rk, &cr, 1, o, q);
+	if ((ev = admin_wait(q, timeout_ms)) == NULL) {
+		ERR("describing topic %s: no answer within %d ms", topic, timeout_ms);
+		goto out;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("describing topic %s: %s", topic, rd_kafka_event_error_string(ev));
+		goto out;
+	}
+	res = rd_kafka_event_DescribeConfigs_result(ev);
+	rs = res != NULL ? rd_kafka_DescribeConfigs_result_resources(res, &rs_n) : NULL;
+	if (rs == NULL || rs_n != 1) {
+		ERR("describing topic %s: no result", topic);
+		goto out;
+	}
+	if (rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("describing topic %s: %s", topic, rd_kafka_ConfigResource_error_string(rs[0]));
+		ret =
+		    rd_kafka_ConfigResource_error(rs[0]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+		        ? LVC_ERR_NOT_FOUND
+		        : LVC_ERR_KAFKA;
+		goto out;
+	}
+	entries = rd_kafka_ConfigResource_configs(rs[0], &entries_n);
+	for (size_t e = 0; e < entries_n; e++) {
+		const char *name = rd_kafka_ConfigEntry_name(entries[e]);
+		const char *value = rd_kafka_ConfigEntry_value(entries[e]);
+
+		for (size_t i = 0; i < n; i++) {
+			if (name != NULL && strcmp(name, keys[i]) == 0) {
+				snprintf(values[i], value_size, "%s", value != NULL ? value : "");
+			}
+		}
+	}
+	ret = LVC_OK;
+out:
+	if (ev != NULL) {
+		rd_kafka_event_destroy(ev);
+	}
+	if (cr != NULL) {
+		rd_kafka_ConfigResource_destroy(cr);
+	}
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	return ret;
+}
+
+lvc_err_t lvc_kafka_topic_create(lvc_kafka_t *k, const char *topic, int partitions,
+                                 const lvc_kv_t *configs, size_t n, int timeout_ms, char *errstr,
+                                 size_t errstr_size)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+	rd_kafka_AdminOptions_t *o =
+	    rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_NewTopic_t *nt = NULL;
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **tr;
+	size_t tr_n = 0;
+	char why[512];
+	lvc_err_t ret = LVC_ERR_KAFKA;
+
+	if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, why, sizeof(why)) !=
+	        RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, why, sizeof(why)) !=
+	        RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("creating topic %s: %s", topic, why);
+		goto out;
+	}
+	if ((nt = rd_kafka_NewTopic_new(topic, partitions, -1, why, sizeof(why))) == NULL) {
+		ERR("creating topic %s: %s", topic, why);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rd_kafka_NewTopic_set_config(nt, configs[i].key, configs[i].value) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ERR("creating topic %s: config %s=%s refused", topic, configs[i].key,
+			    configs[i].value);
+			goto out;
+		}
+	}
+	rd_kafka_CreateTopics(k->rk, &nt, 1, o, q);
+	if ((ev = admin_wait(q, timeout_ms)) == NULL) {
+		ERR("creating topic %s: no answer within %d ms", topic, timeout_ms);
+		goto out;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ERR("creating topic %s: %s", topic, rd_kafka_event_error_string(ev));
+		goto out;
+	}
+	res = rd_kafka_event_CreateTopics_result(ev);
+	tr = res != NULL ? rd_kafka_CreateTopics_result_topics(res, &tr_n) : NULL;
+	if (tr == NULL || tr_n != 1) {
+		ERR("creating topic %s: no result", topic);
+		goto out;
+	}
+	if (rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+		ERR("creating topic %s: %s", topic, rd_kafka_topic_result_error_string(tr[0]));
+		goto out;
+	}
+	ret = LVC_OK;
+out:
+	if (ev != NULL) {
+		rd_kafka_event_destroy(ev);
+	}
+	if (nt != NULL) {
+		rd_kafka_NewTopic_destroy(nt);
+	}
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	return ret;
+}
+
+/* Classifies a transactional API error as levcal's codes (see kafka.h). */
+static lvc_err_t txn_fail(rd_kafka_error_t *error, const char *what, char *errstr,
+                          size_t errstr_size)
+{
+	lvc_err_t ret;
+
+	if (rd_kafka_error_is_fatal(error)) {
+		ret = LVC_ERR_FATAL;
+	} else if (rd_kafka_error_txn_requires_abort(error)) {
+		ret = LVC_ERR_STATE;
+	} else if (rd_kafka_error_is_retriable(error)) {
+		ret = LVC_ERR_KAFKA;
+	} else {
+		/* Neither retriable nor abortable: an illegal state, which
+		 * retrying cannot mend. */
+		ret = LVC_ERR_FATAL;
+	}
+	ERR("%s: %s: %s (%s)", what, rd_kafka_error_name(error), rd_kafka_error_string(error),
+	    ret == LVC_ERR_FATAL   ? "fatal"
+	    : ret == LVC_ERR_STATE ? "the transaction must be aborted"
+	                           : "retriable");
+	rd_kafka_error_destroy(error);
+	return ret;
+}
+
+lvc_err_t lvc_txn_init(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_error_t *error = rd_kafka_init_transactions(p->rk, timeout_ms);
+
+	return error == NULL ? LVC_OK
+	                     : txn_fail(error, "initializing transactions", errstr, errstr_size);
+}
+
+lvc_err_t lvc_txn_begin(lvc_kafka_t *p, char *errstr, size_t errstr_size)
+{
+	rd_kafka_error_t *error = rd_kafka_begin_transaction(p->rk);
+
+	return error == NULL ? LVC_OK
+	                     : txn_fail(error, "beginning a transaction", errstr, errstr_size);
+}
+
+lvc_err_t lvc_txn_send_offsets(lvc_kafka_t *p, lvc_kafka_t *consumer, const lvc_tpo_t *offs,
+                               size_t n, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(consumer->rk);
+	rd_kafka_topic_partition_list_t *l = tpo_list(offs, n);
+	rd_kafka_error_t *error;
+
+	if (cgmd == NULL) {
+		rd_kafka_topic_partition_list_destroy(l);
+		ERR("sending offsets to the transaction: the consumer has no group metadata");
+		return LVC_ERR_STATE;
+	}
+	error = rd_kafka_send_offsets_to_transaction(p->rk, l, cgmd, timeout_ms);
+	rd_kafka_consumer_group_metadata_destroy(cgmd);
+	rd_kafka_topic_partition_list_destroy(l);
+	return error == NULL
+	           ? LVC_OK
+	           : txn_fail(error, "sending offsets to the transaction", errstr, errstr_size);
+}
+
+lvc_err_t lvc_txn_commit(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_error_t *error = rd_kafka_commit_transaction(p->rk, timeout_ms);
+
+	return error == NULL ? LVC_OK
+	                     : txn_fail(error, "committing the transaction", errstr, errstr_size);
+}
+
+lvc_err_t lvc_txn_abort(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_error_t *error = rd_kafka_abort_transaction(p->rk, timeout_ms);
+
+	return error == NULL ? LVC_OK
+	                     : txn_fail(error, "aborting the transaction", errstr, errstr_size);
+}
+
+int lvc_kafka_fatal(lvc_kafka_t *k)
+{
+	return atomic_load(&k->fatal) || rd_kafka_fatal_error(k->rk, NULL, 0) != 0;
 }

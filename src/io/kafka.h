@@ -33,6 +33,7 @@ typedef struct lvc_msg_s {
 	size_t value_len;
 	int64_t timestamp_ms; /* record timestamp, -1 when not available */
 	void *rkm_;           /* the librdkafka message */
+	int eof; /* 1: not a record but "partition at its end" (lvc_consumer_report_eof) */
 } lvc_msg_t;
 
 typedef struct lvc_header_s {
@@ -159,5 +160,101 @@ lvc_err_t lvc_mock_topic_create(lvc_mock_t *m, const char *topic, int partitions
 
 /* Stops the cluster; accepts NULL. */
 void lvc_mock_destroy(lvc_mock_t *m);
+
+/*
+ * Exactly-once processing, replays and the state topic (additions for
+ * SPEC §6; see src/app/run.c, state.c, replay.c).
+ */
+
+/* A topic partition with an offset (or a timestamp, for
+ * lvc_kafka_offsets_for_times()). */
+typedef struct lvc_tpo_s {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+} lvc_tpo_t;
+
+/* LVC_TPO_BEGINNING as an offset: the partition's first offset. */
+#define LVC_TPO_BEGINNING (-2)
+
+/* With on, lvc_consumer_poll() also returns the end of a partition
+ * (enable.partition.eof=true): LVC_OK with out->eof = 1, out->topic,
+ * partition and offset (the end offset) set and no key or value. */
+void lvc_consumer_report_eof(lvc_kafka_t *c, int on);
+
+/* Assigns exactly tps[0..n) (offsets, or LVC_TPO_BEGINNING) outside any
+ * group, replacing the assignment; n = 0 unassigns. */
+lvc_err_t lvc_consumer_assign(lvc_kafka_t *c, const lvc_tpo_t *tps, size_t n, char *errstr,
+                              size_t errstr_size);
+
+/* Pauses (pause 1) or resumes (0) fetching of one assigned partition.
+ * Pausing drops what librdkafka prefetched; resuming fetches from the
+ * offset after the last record polled. */
+lvc_err_t lvc_consumer_pause(lvc_kafka_t *c, const char *topic, int32_t partition, int pause,
+                             char *errstr, size_t errstr_size);
+
+/* The group's committed offsets of tps[0..n) into their offset fields (-1:
+ * none committed). With read_committed this waits for offsets a
+ * transaction has pending. */
+lvc_err_t lvc_consumer_committed(lvc_kafka_t *c, lvc_tpo_t *tps, size_t n, int timeout_ms,
+                                 char *errstr, size_t errstr_size);
+
+/* Seeks assigned partitions to their offsets (negative: the beginning). */
+lvc_err_t lvc_consumer_seek(lvc_kafka_t *c, const lvc_tpo_t *tps, size_t n, int timeout_ms,
+                            char *errstr, size_t errstr_size);
+
+/* The offset after the last record polled from a partition (-1: none). */
+int64_t lvc_consumer_position(lvc_kafka_t *c, const char *topic, int32_t partition);
+
+/* 1 when called from a revocation whose partitions were lost (the group
+ * moved on without this member: session or poll timeout), else 0. */
+int lvc_consumer_assignment_lost(lvc_kafka_t *c);
+
+/* Low and high offsets of a partition, asked of its leader. The high one is
+ * the high watermark for a client with isolation.level=read_uncommitted
+ * and the last stable offset for read_committed (librdkafka >= 1.7.1). */
+lvc_err_t lvc_kafka_watermarks(lvc_kafka_t *k, const char *topic, int32_t partition, int timeout_ms,
+                               int64_t *lo, int64_t *hi, char *errstr, size_t errstr_size);
+
+/* For each tps[i] whose offset holds a timestamp (ms since the epoch), the
+ * first offset whose record timestamp is >= it, or -1 when there is none
+ * (past the end). */
+lvc_err_t lvc_kafka_offsets_for_times(lvc_kafka_t *k, lvc_tpo_t *tps, size_t n, int timeout_ms,
+                                      char *errstr, size_t errstr_size);
+
+/* A topic's partition count and the configs named in keys[0..n) (values
+ * into values[i], "" when the broker did not report one), through the
+ * Admin API. LVC_ERR_NOT_FOUND when the topic does not exist. */
+lvc_err_t lvc_kafka_topic_describe(lvc_kafka_t *k, const char *topic, int timeout_ms,
+                                   int *partitions, const char *const *keys, char **values,
+                                   size_t value_size, size_t n, char *errstr, size_t errstr_size);
+
+/* Creates topic with partitions and configs[0..n) (replication: the
+ * broker's default). LVC_OK also when another client created it first. */
+lvc_err_t lvc_kafka_topic_create(lvc_kafka_t *k, const char *topic, int partitions,
+                                 const lvc_kv_t *configs, size_t n, int timeout_ms, char *errstr,
+                                 size_t errstr_size);
+
+/*
+ * Transactions of a producer made with transactional.id. Each returns
+ * LVC_OK; LVC_ERR_KAFKA for a retriable error (call again); LVC_ERR_STATE
+ * when the transaction must be aborted (an abortable error); LVC_ERR_FATAL
+ * when the producer cannot go on (fenced by a newer instance with the same
+ * transactional.id, and the like): the process must exit and be restarted.
+ * errstr carries librdkafka's name and text of the error.
+ */
+lvc_err_t lvc_txn_init(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+lvc_err_t lvc_txn_begin(lvc_kafka_t *p, char *errstr, size_t errstr_size);
+
+/* Adds the consumer offsets offs[0..n) (next offsets to read) of
+ * consumer's group, with its group metadata (generation and member id, so
+ * that a zombie's commit is refused), to the open transaction. */
+lvc_err_t lvc_txn_send_offsets(lvc_kafka_t *p, lvc_kafka_t *consumer, const lvc_tpo_t *offs,
+                               size_t n, int timeout_ms, char *errstr, size_t errstr_size);
+lvc_err_t lvc_txn_commit(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+lvc_err_t lvc_txn_abort(lvc_kafka_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* 1 when the producer hit a fatal error (its next call fails). */
+int lvc_kafka_fatal(lvc_kafka_t *k);
 
 #endif
