@@ -24,6 +24,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+import pytest
+
 import kit
 
 T0_US = 1_767_225_600_000_000
@@ -106,13 +108,14 @@ MODEL = {
 
 def topics(partitions=2):
     names = {k: kit.unique(k) for k in ("trades", "prices", "limits", "warnings", "dead",
-                                         "positions", "balances")}
+                                         "positions", "balances", "state")}
     kit.create_topics({n: partitions for n in names.values()},
-                      compacted=[names["positions"], names["balances"]])
+                      compacted=[names["positions"], names["balances"], names["state"]])
     return names, {"trades": names["trades"], "prices": names["prices"],
                    "leverage_limits": names["limits"],
                    "liquidation_warnings": names["warnings"], "dead_letter": names["dead"],
-                   "positions": names["positions"], "balances": names["balances"]}
+                   "positions": names["positions"], "balances": names["balances"],
+                   "state": names["state"]}
 
 
 def plain_micros(v):
@@ -138,11 +141,14 @@ def read_limits(names, expect):
     return vals
 
 
-def confluent_cfg(topic_cfg, **extra):
+def confluent_cfg(topic_cfg, guarantee="at_least_once", **extra):
+    if guarantee == "exactly_once":
+        extra = dict(extra, instance=kit.unique("lv"))
     return kit.base_config(topics=topic_cfg,
                            schema={"wire_format": "confluent",
                                    "registry": {"url": registry_url(), "timeout": "2s"}},
-                           processing={"guarantee": "at_least_once"}, **MODEL, **extra)
+                           processing={"guarantee": guarantee, "commit_interval": "100ms"},
+                           **MODEL, **extra)
 
 
 def test_evolved_producers_are_read_and_outputs_read_back_with_the_registry(tmp_path):
@@ -203,7 +209,8 @@ def test_evolved_producers_are_read_and_outputs_read_back_with_the_registry(tmp_
     assert json.loads(latest.schema.schema_str)["name"] == "LeverageLimit"
 
 
-def test_registry_outage_holds_only_the_partition_with_a_new_id_and_loses_nothing(tmp_path):
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_registry_outage_holds_only_the_partition_with_a_new_id_and_loses_nothing(guarantee):
     names, topic_cfg = topics()
     sr = client()
     ctx = SerializationContext(names["trades"], MessageField.VALUE)
@@ -217,7 +224,7 @@ def test_registry_outage_holds_only_the_partition_with_a_new_id_and_loses_nothin
     # Serialize one evolved record now, so that its id is registered (the
     # producer side needs the registry for that) but levcal has not seen it.
     new_id_value = ser_new(dict(trade("N1", 2), venue="X", fee=0.0), ctx)
-    lv = kit.start_levcal(["run"], confluent_cfg(topic_cfg))
+    lv = kit.start_levcal(["run"], confluent_cfg(topic_cfg, guarantee))
     with lv:
         # Phase A, registry up: one instrument per partition.
         kit.produce(names["trades"], [("A0", ser_ours(trade("A0", 1), ctx), 0),
