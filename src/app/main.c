@@ -47,8 +47,10 @@ static void usage(FILE *out)
 	      "  demo [--seconds N] [--seed S]\n"
 	      "                               in-process mock Kafka cluster and synthetic\n"
 	      "                               market with a volatility shock\n"
-	      "  replay -c FILE --input F... [--out FILE]\n"
-	      "                               deterministic backtest over Avro container files\n"
+	      "  replay -c FILE (--from T [--to T] | --input F...) [--out FILE]\n"
+	      "                               deterministic backtest over the historic topics\n"
+	      "                               (T: RFC 3339, e.g. 2026-01-01T00:00:00Z) or over\n"
+	      "                               Avro container files\n"
 	      "  calibrate -c FILE --input F... [--write FILE.yaml] [--report FILE.html]\n"
 	      "                               fit EWMA half-life, GARCH(1,1) and Student-t nu per\n"
 	      "                               instrument, backtest margin coverage (Kupiec,\n"
@@ -145,6 +147,79 @@ static int cmd_demo(int argc, char **argv)
 	return lvc_demo(&d);
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	*out = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return -1;
+		}
+		*out = *out * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* An RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM);
+ * 't', 'z' and a space for 'T' accepted) into microseconds since the
+ * epoch. Returns 0 or -1. */
+static int parse_rfc3339(const char *s, int64_t *us)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, sec, oh = 0, om = 0;
+	int64_t frac = 0, scale = 1000000, off = 0;
+	const char *p;
+
+	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    digits(s + 17, 2, &sec)) {
+		return -1;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) || h > 23 ||
+	    mi > 59 || sec > 60) {
+		return -1;
+	}
+	p = s + 19;
+	if (*p == '.') {
+		if (!(p[1] >= '0' && p[1] <= '9')) {
+			return -1;
+		}
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+		}
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		off = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2, &oh) == 0 &&
+	           p[3] == ':' && digits(p + 4, 2, &om) == 0 && oh <= 23 && om <= 59) {
+		off = (*p == '+' ? 1 : -1) * ((int64_t)oh * 3600 + om * 60);
+	} else {
+		return -1;
+	}
+	/* A leap second (:60) is read as the second after :59. */
+	*us =
+	    ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) * 1000000 + frac;
+	return 0;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
@@ -182,17 +257,31 @@ static int cmd_replay(int argc, char **argv)
 			break;
 		case 'f':
 		case 't':
-			fprintf(stderr,
-			        "levcal replay: --from/--to (topic replay) is not available "
-			        "in this version; give --input files\n");
-			goto out;
+			if (parse_rfc3339(optarg, c == 'f' ? &ro.from_us : &ro.to_us) != 0) {
+				fprintf(stderr,
+				        "levcal replay: --%s %s: allowed: an RFC 3339 time such as "
+				        "2026-01-01T00:00:00Z or 2026-01-01T01:00:00.5+01:00\n",
+				        c == 'f' ? "from" : "to", optarg);
+				goto out;
+			}
+			break;
 		default:
 			usage(stderr);
 			goto out;
 		}
 	}
-	if (ro.inputs_n == 0) {
-		fprintf(stderr, "levcal replay: give --input FILE... (Avro container files)\n");
+	if (ro.inputs_n > 0 && (ro.from_us != INT64_MIN || ro.to_us != INT64_MIN)) {
+		fprintf(stderr, "levcal replay: give either --input FILE... or --from T [--to T], "
+		                "not both\n");
+		goto out;
+	}
+	if (ro.inputs_n == 0 && ro.from_us == INT64_MIN) {
+		fprintf(stderr, "levcal replay: give --from T [--to T] (topics) or --input FILE... "
+		                "(Avro container files)\n");
+		goto out;
+	}
+	if (ro.to_us != INT64_MIN && ro.to_us <= ro.from_us) {
+		fprintf(stderr, "levcal replay: --to must be after --from\n");
 		goto out;
 	}
 	if ((cfg = load_config(path)) == NULL) {

@@ -818,6 +818,7 @@ static int restore(stage_t *st, const int32_t *parts, size_t n)
 	lvc_state_restore_stats_t rs;
 	char why[512];
 	int64_t t0 = lvc_health_now_us();
+	uint64_t produced0;
 	lvc_err_t err;
 
 	if (n == 0) {
@@ -826,6 +827,7 @@ static int restore(stage_t *st, const int32_t *parts, size_t n)
 	if (txn_begin(st) != 0) {
 		return -1;
 	}
+	produced0 = st->produced;
 	wd_enter(st, "restoring state");
 	err = lvc_state_restore(st->state, st->pl, parts, n, st->txn_ms + 30000, st->opts->stop,
 	                        &rs, why, sizeof(why));
@@ -835,11 +837,23 @@ static int restore(stage_t *st, const int32_t *parts, size_t n)
 		st->failed = 1;
 		return -1;
 	}
-	lvc_info("state restored for %zu partition(s) in %.2f s (waited %.2f s for open "
-	         "transactions): %zu instrument(s), %zu position state(s), %zu partition "
-	         "clock(s) from %" PRIu64 " record(s), %" PRIu64 " byte(s)",
-	         n, (double)(lvc_health_now_us() - t0) / 1e6, rs.wait_s, rs.instruments,
-	         rs.positions, rs.partitions, rs.records, rs.bytes);
+	{
+		char list[256];
+		size_t at = 0;
+
+		list[0] = '\0';
+		for (size_t i = 0; i < n && at + 16 < sizeof(list); i++) {
+			at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%" PRId32,
+			                       i > 0 ? "," : "", parts[i]);
+		}
+		lvc_info("state restored for partition(s) %s in %.2f s (waited %.2f s for open "
+		         "transactions): %zu instrument(s), %zu position state(s), %zu partition "
+		         "clock(s) from %" PRIu64 " record(s), %" PRIu64 " byte(s); %" PRIu64
+		         " output(s) from the restore",
+		         list, (double)(lvc_health_now_us() - t0) / 1e6, rs.wait_s, rs.instruments,
+		         rs.positions, rs.partitions, rs.records, rs.bytes,
+		         st->produced - produced0);
+	}
 	if (rs.stale_config > 0) {
 		lvc_warn("%zu state record(s) were written under another config_id than %s: "
 		         "restored as they are (estimators whose state does not fit start afresh: "
@@ -997,7 +1011,8 @@ static void on_revoke(stage_t *st, const lvc_tp_t *tps, size_t n)
 				lvc_merge_lane_remove(st->merge, pt->lane[ln], qrec_drop, st);
 				pt->lane[ln] = -1;
 			}
-			pt->paused[ln] = 0;
+			/* librdkafka keeps a partition paused across a rebalance. */
+			lane_pause(st, p, ln, 0);
 			pt->next[ln] = -1;
 			if (pt->status == P_OWNED) {
 				pt->status = st->eos ? P_TAINTED : P_FRESH;
@@ -1062,6 +1077,22 @@ static void on_assign(stage_t *st, const lvc_tp_t *tps, size_t n)
 	}
 	st->assigned += n;
 	st->in_gap = 0;
+	{
+		static const char *const names[] = { "fresh", "owned", "clean", "tainted" };
+		char list[512];
+		size_t at = 0;
+
+		list[0] = '\0';
+		for (int p = 0; p < st->n_parts && at + 24 < sizeof(list); p++) {
+			if (st->parts[p].lane[LN_PRICES] >= 0 ||
+			    st->parts[p].lane[LN_TRADES] >= 0) {
+				at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%d (%s)",
+				                       at > 0 ? ", " : "", p,
+				                       names[st->parts[p].status]);
+			}
+		}
+		lvc_info("assignment: partition(s) %s", at > 0 ? list : "none");
+	}
 	if (!st->eos) {
 		/* No state to restore: what is assigned is owned. */
 		for (int p = 0; p < st->n_parts; p++) {

@@ -10,8 +10,10 @@
  * heads of its few lanes.
  *
  * Invariants: a lane's `since_us` is the time it last became empty or
- * changed state, which is all the idle rules need; `items` of a group and
- * of the merge count the queued items of their lanes.
+ * changed state; each item keeps the time it was pushed. An empty lane
+ * blocks a head for its limit counted from the later of the two, which is
+ * all the idle rules need; `items` of a group and of the merge count the
+ * queued items of their lanes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 typedef struct ent_s {
 	int64_t ts_us;
+	int64_t arrival_us; /* now_us of its push */
 	void *item;
 } ent_t;
 
@@ -222,7 +225,6 @@ lvc_err_t lvc_merge_push(lvc_merge_t *m, int lane, int64_t ts_us, void *item, in
 	lane_t *l = lane_of(m, lane);
 	ent_t *e;
 
-	(void)now_us;
 	if (l == NULL) {
 		return LVC_ERR_INVALID;
 	}
@@ -243,6 +245,7 @@ lvc_err_t lvc_merge_push(lvc_merge_t *m, int lane, int64_t ts_us, void *item, in
 	}
 	e = &l->e[(l->head + l->n) & (l->cap - 1)];
 	e->ts_us = ts_us;
+	e->arrival_us = now_us;
 	e->item = item;
 	l->n++;
 	m->items++;
@@ -316,30 +319,50 @@ static int head_before(const lane_t *a, const lane_t *b)
 	return a->order < b->order;
 }
 
-/* The lane whose head may leave group g at now_us, or NULL. */
-static lane_t *releasable(const lvc_merge_t *m, const group_t *g, int64_t now_us)
+/* The group's smallest head, or NULL when its lanes are empty. */
+static lane_t *best_head(const lvc_merge_t *m, const group_t *g)
 {
 	lane_t *best = NULL;
-	int blocked = 0;
 
 	for (size_t i = 0; i < g->n; i++) {
 		lane_t *l = &m->lanes[g->lanes[i]];
 
-		if (l->n > 0) {
-			if (best == NULL || head_before(l, best)) {
-				best = l;
-			}
-		} else if (!blocked) {
-			int64_t d = block_for(m, l);
-
-			blocked = d < 0 || (d > 0 && within(l->since_us, now_us, d));
+		if (l->n > 0 && (best == NULL || head_before(l, best))) {
+			best = l;
 		}
 	}
-	if (best == NULL) {
-		return NULL;
+	return best;
+}
+
+/* When an empty lane's wait for a head that arrived at arrival_us starts:
+ * the later of the head's arrival and the lane's last change, so that a
+ * burst on one topic after a quiet spell still waits for the other. */
+static int64_t wait_from(const lane_t *l, int64_t arrival_us)
+{
+	return l->since_us > arrival_us ? l->since_us : arrival_us;
+}
+
+/* The lane whose head may leave group g at now_us, or NULL. */
+static lane_t *releasable(const lvc_merge_t *m, const group_t *g, int64_t now_us)
+{
+	lane_t *best = best_head(m, g);
+	int64_t arrival;
+
+	if (best == NULL || best->e[best->head].ts_us == INT64_MIN) {
+		return best;
 	}
-	if (blocked && best->e[best->head].ts_us != INT64_MIN) {
-		return NULL;
+	arrival = best->e[best->head].arrival_us;
+	for (size_t i = 0; i < g->n; i++) {
+		const lane_t *l = &m->lanes[g->lanes[i]];
+		int64_t d;
+
+		if (l->n > 0) {
+			continue;
+		}
+		d = block_for(m, l);
+		if (d < 0 || (d > 0 && within(wait_from(l, arrival), now_us, d))) {
+			return NULL;
+		}
 	}
 	return best;
 }
@@ -383,25 +406,28 @@ int64_t lvc_merge_deadline(const lvc_merge_t *m, int64_t now_us)
 
 	for (size_t gi = 0; gi < m->groups_n; gi++) {
 		const group_t *g = &m->groups[gi];
-		int64_t until = INT64_MIN;
+		int64_t until = INT64_MIN, arrival;
 		int forever = 0;
+		const lane_t *head;
 
 		if (g->items == 0 || releasable(m, g, now_us) != NULL) {
 			continue;
 		}
+		head = best_head(m, g);
+		arrival = head->e[head->head].arrival_us;
 		for (size_t i = 0; i < g->n && !forever; i++) {
 			const lane_t *l = &m->lanes[g->lanes[i]];
-			int64_t d;
+			int64_t d, from;
 
 			if (l->n > 0) {
 				continue;
 			}
 			d = block_for(m, l);
+			from = wait_from(l, arrival);
 			if (d < 0) {
 				forever = 1;
 			} else if (d > 0) {
-				int64_t t =
-				    l->since_us > INT64_MAX - d ? INT64_MAX : l->since_us + d;
+				int64_t t = from > INT64_MAX - d ? INT64_MAX : from + d;
 
 				until = t > until ? t : until;
 			}

@@ -16,9 +16,13 @@
  * empty and not blocking:
  *   ENDED      (replay: the lane reached its end offset) never blocks;
  *   CAUGHT_UP  (the lane read to the end of its log for now) blocks for
- *              max_idle_us after it became empty and caught up;
+ *              max_idle_us;
  *   FETCHING   (more data is known to exist, or the lane is new) blocks
- *              until its data arrives, at most stall_us (<= 0: forever).
+ *              until its data arrives, at most stall_us (<= 0: forever);
+ * each counted from the later of the moment the head was pushed and the
+ * moment the lane last emptied or changed state: a burst on one topic after
+ * a quiet spell waits max_idle for the other topic's records of the same
+ * moment, however long the other lane has been idle.
  * A head whose ts_us is INT64_MIN (an undecodable record: it has no event
  * time) leaves as soon as it is at the head of its lane, so poison never
  * stalls a partition.

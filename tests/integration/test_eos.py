@@ -387,10 +387,11 @@ def aborted_records(outputs: dict) -> int:
     return n
 
 
-def run_oracle(inputs, ends, timeout=120):
-    """The uninterrupted run: one instance to the end, stopped cleanly."""
+def run_oracle(inputs, ends, timeout=120, group=None):
+    """The uninterrupted run: one instance to the end, stopped cleanly.
+    Returns (output topics, committed output, seconds)."""
     outputs = output_topics()
-    group = kit.unique("oracle")
+    group = group or kit.unique("oracle")
     cfg = run_config(inputs, outputs, group, "oracle")
     t0 = time.monotonic()
     with kit.start_levcal(["run"], cfg) as lv:

@@ -178,6 +178,26 @@ Test(merge, the_idle_clock_starts_when_the_lane_empties)
 	lvc_merge_destroy(m);
 }
 
+Test(merge, a_burst_after_a_quiet_spell_waits_max_idle_for_the_other_topic)
+{
+	lvc_merge_t *m = lvc_merge_new(50 * MS, 0);
+	int tr = add(m, 0, TRA, 0, 0), pr = add(m, 0, PRI, 0, 0);
+
+	/* Both lanes caught up long ago; then trades of a new second arrive
+	 * first, their prices 30 ms later. */
+	lvc_merge_lane_set(m, tr, LVC_LANE_CAUGHT_UP, 0);
+	lvc_merge_lane_set(m, pr, LVC_LANE_CAUGHT_UP, 0);
+	lvc_merge_push(m, tr, 2000, tag(2), 10000 * MS);
+	cr_assert_eq(pop(m, 10000 * MS), -1, "the idle lane's old quiet does not count");
+	cr_assert_eq(lvc_merge_deadline(m, 10000 * MS), 10050 * MS);
+	lvc_merge_push(m, pr, 1000, tag(1), 10030 * MS);
+	cr_assert_eq(pop(m, 10030 * MS), 1);
+	lvc_merge_lane_set(m, pr, LVC_LANE_CAUGHT_UP, 10030 * MS);
+	cr_assert_eq(pop(m, 10079 * MS), -1);
+	cr_assert_eq(pop(m, 10080 * MS), 2);
+	lvc_merge_destroy(m);
+}
+
 Test(merge, an_ended_lane_never_blocks)
 {
 	lvc_merge_t *m = lvc_merge_new(50 * MS, 0);
