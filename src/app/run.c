@@ -558,11 +558,21 @@ static size_t txn_offsets(stage_t *st, lvc_tpo_t *out, size_t cap)
 
 	for (int p = 0; p < st->n_parts; p++) {
 		for (int ln = 0; ln < LN__N; ln++) {
+			int64_t held;
+
 			if (st->parts[p].status == P_OWNED && st->parts[p].next[ln] >= 0 &&
 			    n < cap) {
 				out[n].topic = lane_topic(st, ln);
 				out[n].partition = p;
 				out[n].offset = st->parts[p].next[ln];
+				/* A record the pipeline holds (its schema could not be
+				 * fetched yet) is not processed: commit up to it. */
+				if (lvc_pipeline_hold_offset(
+				        st->pl, ln == LN_PRICES ? LVC_IN_PRICES : LVC_IN_TRADES, p,
+				        &held) &&
+				    held < out[n].offset) {
+					out[n].offset = held;
+				}
 				n++;
 			}
 		}
@@ -1186,7 +1196,11 @@ static void on_commit_point(void *opaque, lvc_input_t input, int32_t partition, 
 	const char *topic =
 	    input == LVC_IN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades;
 	char why[512];
+	int64_t held;
 
+	if (lvc_pipeline_hold_offset(st->pl, input, partition, &held) && held < next_offset) {
+		next_offset = held;
+	}
 	if (lvc_consumer_store(st->consumer, topic, partition, next_offset, why, sizeof(why)) !=
 	    LVC_OK) {
 		/* The partition may have been revoked meanwhile: its records
@@ -1268,7 +1282,7 @@ static int transactional_id(const lvc_config_t *cfg, char *buf, size_t size)
 
 static void free_queued(stage_t *st)
 {
-	for (int p = 0; p < st->n_parts; p++) {
+	for (int p = 0; st->parts != NULL && p < st->n_parts; p++) {
 		lanes_drop(st, p);
 	}
 	while (st->free_q != NULL) {
@@ -1473,6 +1487,13 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		if (st.assigned > 0 && !st.in_gap) {
 			if (txn_begin(&st) != 0) {
 				break;
+			}
+			/* Records held for the registry do not wait for their lane's
+			 * next record. */
+			if (lvc_pipeline_retry_held(st.pl, why, sizeof(why)) != LVC_OK) {
+				lvc_error("%s", why);
+				st.failed = 1;
+				continue;
 			}
 			if ((err = drain_tables(&st, 0, 1000, why, sizeof(why))) != LVC_OK) {
 				lvc_error("%s", why);

@@ -477,6 +477,8 @@ def test_sigkill_at_random_moments_commits_exactly_the_oracle_output(oracle):
                 assert lv.alive(), lv.stderr_text()[-3000:]
                 recover.append(time.monotonic() - restart)
         wait_committed(group, ends, 180, procs=[lv])
+        # (A stop before main() installed its handlers would just kill it.)
+        lv.wait_for_stderr(r"state restored", timeout=kit.timeout(60))
         assert lv.stop() == 0, lv.stderr_text()[-3000:]
     finally:
         if lv.alive():
