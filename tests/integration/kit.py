@@ -503,9 +503,11 @@ def to_yaml(obj: Any, indent: int = 0) -> str:
 
 def base_config(**sections: Any) -> dict:
     """A config dict pointing at the fixture broker with a unique group; sections are merged in."""
-    # metrics on a free port: several levcal processes may run at once.
+    # metrics on a free port: several levcal processes may run at once. An
+    # instance name, so that the default exactly_once has its stable
+    # transactional id (tests with several instances set their own).
     cfg: dict[str, Any] = {"kafka": {"bootstrap.servers": bootstrap(), "group.id": unique("levcal")},
-                           "metrics": {"listen": "127.0.0.1:0"}}
+                           "metrics": {"listen": "127.0.0.1:0"}, "instance": "0"}
     for k, v in sections.items():
         if isinstance(v, Mapping) and isinstance(cfg.get(k), Mapping):
             cfg[k] = {**cfg[k], **v}
