@@ -840,7 +840,7 @@ static int restore(stage_t *st, const int32_t *parts, size_t n)
 	produced0 = st->produced;
 	wd_enter(st, "restoring state");
 	err = lvc_state_restore(st->state, st->pl, parts, n, st->txn_ms + 30000, st->opts->stop,
-	                        &rs, why, sizeof(why));
+	                        &st->health, &rs, why, sizeof(why));
 	wd_leave(st);
 	if (err != LVC_OK) {
 		lvc_error("restoring state of %zu partition(s): %s", n, why);
@@ -1297,7 +1297,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 {
 	stage_t st = { 0 };
 	const char *topics[2];
-	char ms[32], txn_ms[32], tid[512], why[512];
+	char ms[32], txn_ms[32], tid[512], why[512], member[512] = "";
 	const char *user_txn_ms = lvc_config_kafka_get(cfg, "transaction.timeout.ms");
 	lvc_kv_t cons_defaults[] = {
 		{ "group.id", "levcal", 0 },
@@ -1305,6 +1305,9 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		{ "enable.auto.commit", "true", 0 },
 		{ "auto.commit.interval.ms", ms, 0 },
 		{ "isolation.level", "read_committed", 0 },
+		/* Static membership: a restarted instance takes its partitions
+		 * back at once instead of waiting out its old session. */
+		{ "group.instance.id", member, 0 },
 	};
 	lvc_kv_t cons_forced_alo[] = {
 		{ "enable.auto.offset.store", "false", 0 },
@@ -1331,6 +1334,12 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	lvc_summary_t summary = { 0 };
 
 	snprintf(ms, sizeof(ms), "%" PRId64, cfg->processing.commit_interval_us / 1000);
+	if (cfg->instance != NULL && cfg->instance[0] != '\0') {
+		const char *g = lvc_config_kafka_get(cfg, "group.id");
+
+		snprintf(member, sizeof(member), "levcal-%s-%s", g != NULL ? g : "levcal",
+		         cfg->instance);
+	}
 	st.cfg = cfg;
 	st.opts = opts;
 	st.eos = cfg->processing.guarantee == LVC_EXACTLY_ONCE;
@@ -1425,7 +1434,8 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	topics[0] = cfg->topics.trades;
 	topics[1] = cfg->topics.prices;
 	st.consumer =
-	    lvc_consumer_new(cfg, cons_defaults, sizeof(cons_defaults) / sizeof(cons_defaults[0]),
+	    lvc_consumer_new(cfg, cons_defaults,
+	                     sizeof(cons_defaults) / sizeof(cons_defaults[0]) - (member[0] == '\0'),
 	                     st.eos ? cons_forced_eos : cons_forced_alo,
 	                     st.eos ? sizeof(cons_forced_eos) / sizeof(cons_forced_eos[0])
 	                            : sizeof(cons_forced_alo) / sizeof(cons_forced_alo[0]),

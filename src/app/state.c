@@ -471,13 +471,17 @@ static lvc_err_t apply_all(lvc_engine_t *eng, void *opaque, char *errstr, size_t
 /* Waits until no transaction is open on a partition and returns its end
  * (last stable offset) and start. */
 static lvc_err_t wait_stable(lvc_state_t *st, int32_t p, int64_t deadline_us, atomic_int *stop,
-                             int64_t *lo, int64_t *end, char *errstr, size_t errstr_size)
+                             lvc_health_t *health, int64_t *lo, int64_t *end, char *errstr,
+                             size_t errstr_size)
 {
 	const char *topic = st->cfg->topics.state;
 	int64_t hw = 0, lo2 = 0, waited_log = 0, t0 = mono_us();
 	lvc_err_t err;
 
 	for (;;) {
+		if (health != NULL) {
+			lvc_health_beat(health);
+		}
 		if ((err = lvc_kafka_watermarks(st->reader, topic, p, 10000, lo, end, errstr,
 		                                errstr_size)) != LVC_OK ||
 		    (err = lvc_kafka_watermarks(st->hwm, topic, p, 10000, &lo2, &hw, errstr,
@@ -521,8 +525,8 @@ static lvc_err_t wait_stable(lvc_state_t *st, int32_t p, int64_t deadline_us, at
 }
 
 lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *parts, size_t n,
-                            int wait_ms, atomic_int *stop, lvc_state_restore_stats_t *stats,
-                            char *errstr, size_t errstr_size)
+                            int wait_ms, atomic_int *stop, lvc_health_t *health,
+                            lvc_state_restore_stats_t *stats, char *errstr, size_t errstr_size)
 {
 	const char *topic = st->cfg->topics.state;
 	lvc_tpo_t *tps = calloc(n > 0 ? n : 1, sizeof(*tps));
@@ -542,7 +546,7 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 	for (size_t i = 0; i < n; i++) {
 		int64_t lo = 0;
 
-		if ((err = wait_stable(st, parts[i], deadline, stop, &lo, &ends[i], errstr,
+		if ((err = wait_stable(st, parts[i], deadline, stop, health, &lo, &ends[i], errstr,
 		                       errstr_size)) != LVC_OK) {
 			goto out;
 		}
@@ -566,6 +570,9 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 		char why[512];
 		size_t i;
 
+		if (health != NULL) {
+			lvc_health_beat(health);
+		}
 		if (stop != NULL && atomic_load(stop)) {
 			ERR("interrupted while reading state");
 			err = LVC_ERR_STATE;

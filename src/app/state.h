@@ -41,6 +41,7 @@
 #include "core/engine.h"
 #include "core/err.h"
 #include "io/config.h"
+#include "io/http.h"
 #include "io/kafka.h"
 
 typedef struct lvc_state_s lvc_state_t;
@@ -101,11 +102,12 @@ typedef struct lvc_state_restore_stats_s {
 /* Reads the state partitions parts[0..n) whole and restores them into the
  * pipeline's engine (see lvc_engine_restore_finish(): outputs it causes go
  * to the pipeline's sink). waits at most wait_ms for the partitions' open
- * transactions to end; *stop (may be NULL) ends the wait early. Returns
+ * transactions to end; *stop (may be NULL) ends the wait early; health
+ * (may be NULL) gets a heartbeat while it waits and reads. Returns
  * LVC_OK, LVC_ERR_KAFKA (errstr names the partition), LVC_ERR_DECODE for a
  * state record that cannot be restored, or LVC_ERR_FATAL. */
 lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *parts, size_t n,
-                            int wait_ms, atomic_int *stop, lvc_state_restore_stats_t *stats,
-                            char *errstr, size_t errstr_size);
+                            int wait_ms, atomic_int *stop, lvc_health_t *health,
+                            lvc_state_restore_stats_t *stats, char *errstr, size_t errstr_size);
 
 #endif

@@ -58,6 +58,8 @@ def config(topic_cfg, instance="i-0", **extra):
     cfg["kafka"]["session.timeout.ms"] = 6000
     if instance is not None:
         cfg["instance"] = instance
+    else:
+        cfg.pop("instance", None)  # kit.base_config gives one
     cfg.update(extra)
     return cfg
 
