@@ -132,8 +132,16 @@ lvc_err_t lvc_state_ensure_topic(lvc_state_t *st, lvc_kafka_t *admin, int partit
 		}
 		lvc_info("state topic %s created: %d partition(s), cleanup.policy=compact", topic,
 		         partitions);
-		err = lvc_kafka_topic_describe(admin, topic, 15000, &have, keys, values,
-		                               sizeof(policy), 1, errstr, errstr_size);
+		/* The broker may answer metadata for a new topic only a moment
+		 * later. */
+		for (int attempt = 0; attempt < 40; attempt++) {
+			err = lvc_kafka_topic_describe(admin, topic, 15000, &have, keys, values,
+			                               sizeof(policy), 1, errstr, errstr_size);
+			if (err != LVC_ERR_NOT_FOUND) {
+				break;
+			}
+			nanosleep(&(struct timespec){ 0, 250 * 1000 * 1000 }, NULL);
+		}
 	}
 	if (err != LVC_OK) {
 		return err;

@@ -507,8 +507,9 @@ def test_a_broker_restart_under_load_keeps_the_output_exactly_the_oracle(oracle)
     group = kit.unique("broker")
     cfg = run_config(inputs, outputs, group, "broker-0")
     with kit.start_levcal(["run"], cfg) as lv:
-        kit.wait_for(lambda: progress(group, ends) >= 0.3 * total, kit.timeout(120),
-                     "30% committed")
+        kit.wait_for(lambda: not lv.alive() or progress(group, ends) >= 0.3 * total,
+                     kit.timeout(120), "30% committed")
+        assert lv.alive(), lv.stderr_text()[-3000:]
         t0 = time.monotonic()
         kit.broker_restart()
         restarted = time.monotonic() - t0
