@@ -87,6 +87,56 @@
 #define BATCH          4096     /* records processed between two polls */
 #define DEFAULT_TXN_MS 10000    /* transaction.timeout.ms unless configured */
 
+/*
+ * librdkafka defaults for throughput and latency, under the config's kafka
+ * section (a user overrides any of them there; see the README's tuning
+ * section). Measured with tests/bench (e2e.py, latency.py):
+ *
+ * queued.min.messages: librdkafka 2.0.2 stops fetching for a fixed second
+ * once the consumer queue holds this many records (all partitions of the
+ * consumer together), so a stage that processes more than that per second
+ * starves: the default 100000 held levcal to ~130k records/s. 500000 is a
+ * second of the stage's target rate; the queue fills only while a backlog
+ * is read (about 300 bytes per queued record with librdkafka's own
+ * structures: up to ~150 MB more resident memory then).
+ * fetch.wait.max.ms: a fetch request of only caught-up (or just resumed)
+ * partitions waits this long at the broker before the next request can
+ * fetch the others; 100 instead of 500.
+ * socket.nagle.disable: no Nagle delay for small requests (a commit, one
+ * event), as the Java clients do.
+ */
+static const lvc_kv_t cons_tuning[] = {
+	{ "queued.min.messages", "500000", 0 },
+	{ "fetch.wait.max.ms", "100", 0 },
+	{ "socket.nagle.disable", "true", 0 },
+};
+static const lvc_kv_t prod_tuning[] = {
+	{ "linger.ms", "5", 0 },
+	{ "socket.nagle.disable", "true", 0 },
+};
+#define TUNING_N(t) (sizeof(t) / sizeof((t)[0]))
+
+const lvc_kv_t *lvc_run_kafka_tuning(int consumer, size_t *n)
+{
+	*n = consumer ? TUNING_N(cons_tuning) : TUNING_N(prod_tuning);
+	return consumer ? cons_tuning : prod_tuning;
+}
+
+/* dst[0..) = the tuning defaults then src[0..n); returns the count. */
+static size_t with_tuning(lvc_kv_t *dst, size_t cap, int consumer, const lvc_kv_t *src, size_t n)
+{
+	size_t tn, k = 0;
+	const lvc_kv_t *t = lvc_run_kafka_tuning(consumer, &tn);
+
+	for (size_t i = 0; i < tn && k < cap; i++) {
+		dst[k++] = t[i];
+	}
+	for (size_t i = 0; i < n && k < cap; i++) {
+		dst[k++] = src[i];
+	}
+	return k;
+}
+
 enum { LN_PRICES, LN_TRADES, LN__N }; /* lanes of a partition */
 enum { P_FRESH, P_OWNED, P_CLEAN, P_TAINTED };
 
@@ -455,11 +505,14 @@ static int load_tables(stage_t *st)
 	int64_t t0 = lvc_health_now_us();
 	char why[512];
 	lvc_engine_stats_t es;
+	size_t tuning_n;
+	const lvc_kv_t *tuning = lvc_run_kafka_tuning(1, &tuning_n);
 	int rc = -1;
 
 	lvc_consumer_close(st->tables);
-	st->tables =
-	    lvc_consumer_new(st->cfg, NULL, 0, forced, 3, NULL, 0, NULL, NULL, why, sizeof(why));
+	/* The tables are a backlog at every start: the same prefetch. */
+	st->tables = lvc_consumer_new(st->cfg, tuning, tuning_n, forced, 3, NULL, 0, NULL, NULL,
+	                              why, sizeof(why));
 	if (st->tables == NULL) {
 		lvc_error("%s", why);
 		return -1;
@@ -1321,10 +1374,11 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		{ "enable.partition.eof", "true", 0 },
 	};
 	lvc_kv_t prod_defaults[] = {
-		{ "linger.ms", "5", 0 },
 		{ "statistics.interval.ms", "5000", 0 },
 		{ "transaction.timeout.ms", txn_ms, 0 },
 	};
+	lvc_kv_t prod_all[16], cons_all[24];
+	size_t prod_n, cons_n;
 	lvc_kv_t prod_forced[] = {
 		{ "enable.idempotence", "true", 0 },
 		{ "transactional.id", tid, 0 },
@@ -1384,8 +1438,10 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_error("%s", why);
 		goto out;
 	}
-	st.producer = lvc_producer_new(cfg, prod_defaults, st.eos ? 3 : 2, prod_forced,
-	                               st.eos ? 2 : 1, on_delivery, &st, why, sizeof(why));
+	prod_n = with_tuning(prod_all, sizeof(prod_all) / sizeof(prod_all[0]), 0, prod_defaults,
+	                     st.eos ? 2 : 1);
+	st.producer = lvc_producer_new(cfg, prod_all, prod_n, prod_forced, st.eos ? 2 : 1,
+	                               on_delivery, &st, why, sizeof(why));
 	if (st.producer == NULL) {
 		lvc_error("%s", why);
 		goto out;
@@ -1433,10 +1489,11 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	}
 	topics[0] = cfg->topics.trades;
 	topics[1] = cfg->topics.prices;
+	cons_n =
+	    with_tuning(cons_all, sizeof(cons_all) / sizeof(cons_all[0]), 1, cons_defaults,
+	                sizeof(cons_defaults) / sizeof(cons_defaults[0]) - (member[0] == '\0'));
 	st.consumer =
-	    lvc_consumer_new(cfg, cons_defaults,
-	                     sizeof(cons_defaults) / sizeof(cons_defaults[0]) - (member[0] == '\0'),
-	                     st.eos ? cons_forced_eos : cons_forced_alo,
+	    lvc_consumer_new(cfg, cons_all, cons_n, st.eos ? cons_forced_eos : cons_forced_alo,
 	                     st.eos ? sizeof(cons_forced_eos) / sizeof(cons_forced_eos[0])
 	                            : sizeof(cons_forced_alo) / sizeof(cons_forced_alo[0]),
 	                     topics, 2, on_rebalance, &st, why, sizeof(why));

@@ -21,6 +21,13 @@ typedef struct lvc_run_opts_s {
 /* `levcal run`: the live stage until *opts->stop. */
 int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts);
 
+/* The librdkafka defaults `levcal run` sets for throughput and latency
+ * under the config's kafka section (which overrides them): those of the
+ * input consumer (consumer 1) or of the producer (0). *n entries of static
+ * storage. The passthrough baseline (tests/bench/passthrough.c) applies
+ * the same, so that both run on the same settings. */
+const lvc_kv_t *lvc_run_kafka_tuning(int consumer, size_t *n);
+
 typedef struct lvc_replay_opts_s {
 	const char *const *inputs; /* Avro container files, in tie order */
 	size_t inputs_n;

@@ -30,6 +30,7 @@ and every figure says so.
     e2e.py [--build DIR] [--trades 5000000] [--instruments 1000]
            [--positions 100000] [--partitions 4] [--modes alo,eos10,eos100,eos1000]
            [--rounds 2] [--broker-dir DIR | --bootstrap-file FILE] [--json OUT]
+           [--kafka KEY=VALUE ...]   (librdkafka properties for both programs)
     e2e.py --smoke --bootstrap-file build/kafka/bootstrap --build build
 
 --smoke: a few-second version for CTest (small load, one round of alo and
@@ -114,6 +115,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.build = find_build(args.build)
+        self.levcal = Path(args.levcal).resolve() if args.levcal else self.build / "levcal"
         self.work = Path(tempfile.mkdtemp(prefix="levcal-e2e-"))
         self.broker_dir: Path | None = None
         self.started_broker = False
@@ -155,8 +157,8 @@ class Bench:
         k.create_topics({self.topic("trades"): n, self.topic("prices"): n,
                          self.topic("positions"): 1, self.topic("balances"): 1,
                          self.topic("limits"): n, self.topic("warnings"): n, self.topic("dead"): n,
-                         self.topic("state"): n, self.topic("pt-out"): n},
-                        compacted=[self.topic("positions"), self.topic("balances"), self.topic("state")])
+                         self.topic("pt-out"): n},
+                        compacted=[self.topic("positions"), self.topic("balances")])
 
     def end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
         from confluent_kafka import Consumer, TopicPartition
@@ -175,14 +177,18 @@ class Bench:
 
     def config(self, group: str, guarantee: str, commit_ms: int) -> Path:
         k = self.kit()
+        kafka = {"bootstrap.servers": k.bootstrap(), "group.id": group}
+        kafka.update(self.args.kafka)
         cfg = {
-            "kafka": {"bootstrap.servers": k.bootstrap(), "group.id": group},
+            "kafka": kafka,
             "instance": group,
             "topics": {"trades": self.topic("trades"), "prices": self.topic("prices"),
                        "positions": self.topic("positions"), "balances": self.topic("balances"),
                        "leverage_limits": self.topic("limits"),
                        "liquidation_warnings": self.topic("warnings"),
-                       "dead_letter": self.topic("dead"), "state": self.topic("state")},
+                       # A state topic per run: a run must not restore what an
+                       # earlier run over the same input committed.
+                       "dead_letter": self.topic("dead"), "state": self.topic(f"state-{group}")},
             "processing": {"guarantee": guarantee, "commit_interval": f"{commit_ms}ms"},
             "metrics": {"listen": "127.0.0.1:0"},
         }
@@ -309,7 +315,7 @@ class Bench:
         guarantee, commit_ms = MODES[mode]
         group = f"{self.prefix}-lvc-{mode}-{rnd}"
         cfg = self.config(group, guarantee, commit_ms)
-        argv = [str(self.build / "levcal"), "run", "-c", str(cfg)]
+        argv = [str(self.levcal), "run", "-c", str(cfg)]
         return self.measure("levcal", argv, group, total, input_tps, stop_when_done=True)
 
     # ---- the whole benchmark ------------------------------------------------------
@@ -364,7 +370,7 @@ class Bench:
               "(a shared machine)")
         print(f"input: {total} records ({loaded['trades']} trades, {loaded['marks']} marks) over "
               f"{a.instruments} instruments in {a.partitions} partitions, {a.positions} positions; "
-              f"build {self.build}")
+              f"levcal {self.levcal}, passthrough {self.build / 'bench' / 'passthrough'}")
         print(f"{'mode':8} {'program':12} {'records/s':>11} {'cpu s/M':>8} {'broker s/M':>10} "
               f"{'startup s':>9} {'VmHWM MB':>8} {'others':>6}")
         for r in self.results:
@@ -431,6 +437,7 @@ def summary_line(r: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", help="build directory with levcal and bench/ (Release, no sanitizers, for figures)")
+    ap.add_argument("--levcal", help="the levcal binary to measure (default: BUILD/levcal)")
     ap.add_argument("--trades", type=int, default=5_000_000)
     ap.add_argument("--instruments", type=int, default=1000)
     ap.add_argument("--positions", type=int, default=100_000)
@@ -442,6 +449,8 @@ def main() -> int:
     ap.add_argument("--broker-dir", help="start the broker here (default: a temporary directory)")
     ap.add_argument("--bootstrap-file", help="use a running broker (its DIR/bootstrap) instead of starting one")
     ap.add_argument("--run-timeout", type=float, default=600)
+    ap.add_argument("--kafka", action="append", default=[], metavar="KEY=VALUE",
+                    help="a librdkafka property for both programs (the config's kafka section)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--keep-work", action="store_true", help="keep configs and logs")
     ap.add_argument("--smoke", action="store_true", help="a few-second version for CTest")
@@ -449,6 +458,10 @@ def main() -> int:
     if a.smoke:
         a.trades, a.instruments, a.positions, a.partitions = 100_000, 20, 300, 2
         a.modes, a.rounds, a.run_timeout = "alo,eos100", 1, 120
+    try:
+        a.kafka = dict(kv.split("=", 1) for kv in a.kafka)
+    except ValueError:
+        ap.error("--kafka takes KEY=VALUE")
     a.modes = [m for m in a.modes.split(",") if m]
     for m in a.modes:
         if m not in MODES:

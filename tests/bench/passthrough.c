@@ -20,7 +20,9 @@
  *                  inputs read read_committed.
  *
  * Settings: the config file's kafka section over the stage's defaults
- * (src/app/run.c: linger.ms 5, cooperative-sticky, read_committed, ...),
+ * (its tuning defaults from lvc_run_kafka_tuning(), and as in
+ * src/app/run.c read_committed, transaction.timeout.ms 10 s, ...; the range
+ * assignor and partition EOF events forced),
  * the guarantee-bound settings forced last, exactly as the stage layers
  * them. The guarantee and the commit interval come from the config's
  * processing section unless given here.
@@ -47,6 +49,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "app/stage.h"
 #include "io/config.h"
 
 #define MAX_TOPICS 4
@@ -165,11 +168,22 @@ static void store_delivered(pt_t *pt)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-static int conf_set_all(rd_kafka_conf_t *conf, const kv_t *kv, size_t n, const lvc_config_t *cfg,
-                        const kv_t *forced, size_t forced_n)
+/* The stage's tuning defaults for the role (lvc_run_kafka_tuning), then
+ * kv[0..n), then the config's kafka section, then forced[0..forced_n). */
+static int conf_set_all(rd_kafka_conf_t *conf, int consumer, const kv_t *kv, size_t n,
+                        const lvc_config_t *cfg, const kv_t *forced, size_t forced_n)
 {
 	char why[512];
+	size_t tn;
+	const lvc_kv_t *t = lvc_run_kafka_tuning(consumer, &tn);
 
+	for (size_t i = 0; i < tn; i++) {
+		if (rd_kafka_conf_set(conf, t[i].key, t[i].value, why, sizeof(why)) !=
+		    RD_KAFKA_CONF_OK) {
+			fprintf(stderr, "passthrough: %s: %s\n", t[i].key, why);
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (rd_kafka_conf_set(conf, kv[i].key, kv[i].value, why, sizeof(why)) !=
 		    RD_KAFKA_CONF_OK) {
@@ -204,11 +218,15 @@ static rd_kafka_t *consumer_new(pt_t *pt, const lvc_config_t *cfg, const char *g
 		{ "enable.auto.commit", "true" },
 		{ "auto.commit.interval.ms", ms },
 		{ "isolation.level", "read_committed" },
-		{ "partition.assignment.strategy", "cooperative-sticky" },
 	};
-	kv_t forced_alo[] = { { "enable.auto.offset.store", "false" }, { "group.id", group } };
+	kv_t forced_alo[] = { { "enable.auto.offset.store", "false" },
+		              { "partition.assignment.strategy", "range" },
+		              { "enable.partition.eof", "true" },
+		              { "group.id", group } };
 	kv_t forced_eos[] = { { "enable.auto.commit", "false" },
 		              { "isolation.level", "read_committed" },
+		              { "partition.assignment.strategy", "range" },
+		              { "enable.partition.eof", "true" },
 		              { "group.id", group } };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_topic_partition_list_t *subs;
@@ -216,7 +234,7 @@ static rd_kafka_t *consumer_new(pt_t *pt, const lvc_config_t *cfg, const char *g
 	char why[512];
 
 	snprintf(ms, sizeof(ms), "%" PRId64, commit_ms);
-	if (conf_set_all(conf, defaults, sizeof(defaults) / sizeof(defaults[0]), cfg,
+	if (conf_set_all(conf, 1, defaults, sizeof(defaults) / sizeof(defaults[0]), cfg,
 	                 pt->eos ? forced_eos : forced_alo,
 	                 pt->eos ? sizeof(forced_eos) / sizeof(forced_eos[0])
 	                         : sizeof(forced_alo) / sizeof(forced_alo[0])) != 0) {
@@ -247,7 +265,7 @@ static rd_kafka_t *producer_new(pt_t *pt, const lvc_config_t *cfg, const char *g
 {
 	char txid[256];
 	kv_t defaults[] = {
-		{ "linger.ms", "5" },
+		{ "transaction.timeout.ms", "10000" },
 	};
 	kv_t forced_alo[] = { { "enable.idempotence", "true" } };
 	kv_t forced_eos[] = { { "enable.idempotence", "true" }, { "transactional.id", txid } };
@@ -256,8 +274,10 @@ static rd_kafka_t *producer_new(pt_t *pt, const lvc_config_t *cfg, const char *g
 	char why[512];
 
 	snprintf(txid, sizeof(txid), "passthrough-%s", group);
-	if (conf_set_all(conf, defaults, sizeof(defaults) / sizeof(defaults[0]), cfg,
-	                 pt->eos ? forced_eos : forced_alo, pt->eos ? 2 : 1) != 0) {
+	/* transaction.timeout.ms only for a transactional producer, as the
+	 * stage does. */
+	if (conf_set_all(conf, 0, defaults, pt->eos ? 1 : 0, cfg, pt->eos ? forced_eos : forced_alo,
+	                 pt->eos ? 2 : 1) != 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -441,7 +461,9 @@ int main(int argc, char **argv)
 		double now;
 
 		if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			fprintf(stderr, "passthrough: %s\n", rd_kafka_message_errstr(m));
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				fprintf(stderr, "passthrough: %s\n", rd_kafka_message_errstr(m));
+			}
 			rd_kafka_message_destroy(m);
 			m = NULL;
 		}
