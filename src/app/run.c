@@ -144,8 +144,9 @@ typedef struct part_s {
 	int status;
 	int lane[LN__N]; /* merge lane, -1 when not assigned */
 	int paused[LN__N];
-	int64_t next[LN__N]; /* offset after the last record processed; -1: none */
-	int64_t last_off;    /* the last record processed (state source) */
+	int64_t next[LN__N];  /* offset after the last record processed; -1: none */
+	int64_t store[LN__N]; /* at_least_once: commit point not yet stored; -1: none */
+	int64_t last_off;     /* the last record processed (state source) */
 	int last_lane;
 	int assigned_lanes;
 } part_t;
@@ -153,6 +154,7 @@ typedef struct part_s {
 typedef struct qrec_s {
 	lvc_msg_t m;
 	int ln;
+	int64_t poll_us; /* when it was polled (the arrival latency metric) */
 	struct qrec_s *next_free;
 } qrec_t;
 
@@ -176,6 +178,7 @@ typedef struct stage_s {
 	int closing;   /* no new transaction */
 	int in_gap;    /* between a revoke and the next assignment */
 	int need_rebuild;
+	int store_dirty; /* at_least_once: some parts[].store[] is set */
 	uint64_t delivered;
 	uint64_t produced;
 	char errbuf[512];
@@ -431,6 +434,57 @@ static int sink(void *opaque, const lvc_outrec_t *out)
 		                      (double)(lvc_health_now_us() - st->poll_mono_us) / 1e6);
 	}
 	return 0;
+}
+
+static void store_offset(stage_t *st, const char *topic, int32_t partition, int64_t next_offset)
+{
+	char why[512];
+
+	if (lvc_consumer_store(st->consumer, topic, partition, next_offset, why, sizeof(why)) !=
+	    LVC_OK) {
+		/* The partition may have been revoked meanwhile: its records
+		 * will be read again by its next owner, which is at-least-once. */
+		lvc_debug("%s", why);
+	}
+}
+
+/* at_least_once: the tracker's commit point for a partition. It moves on
+ * almost every record; it is noted here and handed to librdkafka once per
+ * loop (flush_stores), which auto-commits every commit_interval anyway. */
+static void on_commit_point(void *opaque, lvc_input_t input, int32_t partition, int64_t next_offset)
+{
+	stage_t *st = opaque;
+	int64_t held;
+
+	if (lvc_pipeline_hold_offset(st->pl, input, partition, &held) && held < next_offset) {
+		next_offset = held;
+	}
+	if (partition >= 0 && partition < st->n_parts) {
+		st->parts[partition].store[input == LVC_IN_PRICES ? LN_PRICES : LN_TRADES] =
+		    next_offset;
+		st->store_dirty = 1;
+		return;
+	}
+	store_offset(st, input == LVC_IN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades,
+	             partition, next_offset);
+}
+
+/* at_least_once: the commit points noted since the last call, to
+ * librdkafka's offset store (before every commit). */
+static void flush_stores(stage_t *st)
+{
+	if (!st->store_dirty) {
+		return;
+	}
+	for (int p = 0; p < st->n_parts; p++) {
+		for (int ln = 0; ln < LN__N; ln++) {
+			if (st->parts[p].store[ln] >= 0) {
+				store_offset(st, lane_topic(st, ln), p, st->parts[p].store[ln]);
+				st->parts[p].store[ln] = -1;
+			}
+		}
+	}
+	st->store_dirty = 0;
 }
 
 /* ---- records ---- */
@@ -760,11 +814,11 @@ static void lane_pause(stage_t *st, int p, int ln, int pause)
 	}
 }
 
-/* A polled message (or end of partition) into its lane. */
-static void enqueue(stage_t *st, lvc_msg_t *m)
+/* A polled message (or end of partition) into its lane; now is when the
+ * poll that returned it ended. */
+static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 {
 	int ln = strcmp(m->topic, st->cfg->topics.prices) == 0 ? LN_PRICES : LN_TRADES;
-	int64_t now = lvc_health_now_us();
 	part_t *p;
 	qrec_t *q;
 	lvc_inrec_t in = { 0 };
@@ -799,6 +853,7 @@ static void enqueue(stage_t *st, lvc_msg_t *m)
 	}
 	q->m = *m;
 	q->ln = ln;
+	q->poll_us = now;
 	memset(m, 0, sizeof(*m));
 	if (lvc_merge_push(st->merge, p->lane[ln], ts, q, now) != LVC_OK) {
 		lvc_error("out of memory queueing a record");
@@ -811,14 +866,17 @@ static void enqueue(stage_t *st, lvc_msg_t *m)
 	}
 }
 
-/* Processes what the merge releases, at most BATCH records. */
+/* Processes what the merge releases, at most BATCH records. One clock
+ * reading for the batch: it takes milliseconds, and a later reading would
+ * only release an idle lane's follower that much sooner. */
 static int process_released(stage_t *st, char *why, size_t why_size)
 {
 	lvc_merge_item_t it;
+	int64_t now = lvc_health_now_us();
 	int n = 0;
 
 	while (n < BATCH && !st->failed && !st->need_rebuild &&
-	       lvc_merge_pop(st->merge, lvc_health_now_us(), &it)) {
+	       lvc_merge_pop(st->merge, now, &it)) {
 		qrec_t *q = it.item;
 		part_t *p = &st->parts[q->m.partition];
 		lvc_err_t err;
@@ -827,7 +885,7 @@ static int process_released(stage_t *st, char *why, size_t why_size)
 			qrec_put(st, q);
 			return -1;
 		}
-		st->poll_mono_us = lvc_health_now_us();
+		st->poll_mono_us = q->poll_us;
 		err = process_msg(st, &q->m, 1, why, why_size);
 		p->next[q->ln] = q->m.offset + 1;
 		p->last_off = q->m.offset;
@@ -1054,6 +1112,7 @@ static void on_revoke(stage_t *st, const lvc_tp_t *tps, size_t n)
 			lvc_error("%s", why);
 			st->failed = 1;
 		}
+		flush_stores(st);
 		if (lvc_consumer_commit(st->consumer, why, sizeof(why)) != LVC_OK) {
 			lvc_warn("%s", why);
 		}
@@ -1077,6 +1136,7 @@ static void on_revoke(stage_t *st, const lvc_tp_t *tps, size_t n)
 			/* librdkafka keeps a partition paused across a rebalance. */
 			lane_pause(st, p, ln, 0);
 			pt->next[ln] = -1;
+			pt->store[ln] = -1;
 			if (pt->status == P_OWNED) {
 				pt->status = st->eos ? P_TAINTED : P_FRESH;
 			}
@@ -1240,26 +1300,6 @@ static void update_metrics(stage_t *st)
 		st->late_seen = es.ticks_late;
 	}
 	lvc_consumer_lags(st->consumer, on_lag, st);
-}
-
-/* at_least_once: the tracker's commit point for a partition. */
-static void on_commit_point(void *opaque, lvc_input_t input, int32_t partition, int64_t next_offset)
-{
-	stage_t *st = opaque;
-	const char *topic =
-	    input == LVC_IN_PRICES ? st->cfg->topics.prices : st->cfg->topics.trades;
-	char why[512];
-	int64_t held;
-
-	if (lvc_pipeline_hold_offset(st->pl, input, partition, &held) && held < next_offset) {
-		next_offset = held;
-	}
-	if (lvc_consumer_store(st->consumer, topic, partition, next_offset, why, sizeof(why)) !=
-	    LVC_OK) {
-		/* The partition may have been revoked meanwhile: its records
-		 * will be read again by its next owner, which is at-least-once. */
-		lvc_debug("%s", why);
-	}
 }
 
 /* ---- start ---- */
@@ -1460,6 +1500,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 	for (int p = 0; p < st.n_parts; p++) {
 		st.parts[p].lane[0] = st.parts[p].lane[1] = -1;
 		st.parts[p].next[0] = st.parts[p].next[1] = -1;
+		st.parts[p].store[0] = st.parts[p].store[1] = -1;
 		st.parts[p].last_off = -1;
 	}
 	if (st.eos) {
@@ -1529,8 +1570,12 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		for (int i = 0; i < BATCH && !st.failed; i++) {
 			err = lvc_consumer_poll(st.consumer, i == 0 ? timeout : 0, &m, why,
 			                        sizeof(why));
+			if (i == 0) {
+				/* The rest of the batch is what was queued already. */
+				now = lvc_health_now_us();
+			}
 			if (err == LVC_OK) {
-				enqueue(&st, &m);
+				enqueue(&st, &m, now);
 				continue;
 			}
 			if (err == LVC_ERR_FATAL) {
@@ -1569,6 +1614,9 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 			}
 		}
 		lvc_producer_poll(st.producer, 0);
+		if (!st.eos) {
+			flush_stores(&st);
+		}
 		now = lvc_health_now_us();
 		if (st.eos && st.txn_open &&
 		    now - st.txn_begun_us >= cfg->processing.commit_interval_us) {
@@ -1616,6 +1664,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		if (st.failed) {
 			goto out;
 		}
+		flush_stores(&st);
 		if (lvc_consumer_commit(st.consumer, why, sizeof(why)) != LVC_OK) {
 			lvc_warn("%s", why);
 		}
