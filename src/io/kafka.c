@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -461,8 +462,19 @@ lvc_err_t lvc_consumer_assign_tables(lvc_kafka_t *c, const char *const *topics, 
 		for (int p = 0; p < parts; p++) {
 			int64_t lo, hi;
 
-			err = rd_kafka_query_watermark_offsets(c->rk, topics[t], p, &lo, &hi,
-			                                       timeout_ms);
+			/* Just after a topic is created the broker may not know its
+			 * leaders yet: retry what is retriable for a few seconds. */
+			for (int attempt = 0;; attempt++) {
+				err = rd_kafka_query_watermark_offsets(c->rk, topics[t], p, &lo,
+				                                       &hi, timeout_ms);
+				if (attempt >= 20 ||
+				    (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+				     err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+				     err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)) {
+					break;
+				}
+				nanosleep(&(struct timespec){ 0, 250 * 1000 * 1000 }, NULL);
+			}
 			if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 				ERR("end offset of %s [%d]: %s", topics[t], p,
 				    rd_kafka_err2str(err));
