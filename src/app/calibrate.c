@@ -1190,7 +1190,9 @@ int lvc_calibrate_run(const lvc_config_t *cfg, const lvc_calibrate_opts_t *opts,
 		lvc_error("%s", ps.codec == NULL ? why : "out of memory");
 		goto exit;
 	}
-	if ((pl = lvc_pipeline_new(cfg, "", sink, &ps, why, sizeof(why))) == NULL) {
+	/* Files hold plain Avro; the sink decodes the limits it is given. */
+	if ((pl = lvc_pipeline_new_wire(cfg, "", LVC_WIRE_PLAIN, LVC_WIRE_PLAIN, sink, &ps, why,
+	                                sizeof(why))) == NULL) {
 		lvc_error("%s", why);
 		goto exit;
 	}

@@ -552,9 +552,12 @@ int lvc_replay(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 	}
 	/* --out names the topics the live stage would produce to; producing to
 	 * the bus uses the replay prefix so a backtest never mixes with live
-	 * output. */
-	pl = lvc_pipeline_new(cfg, r.out != NULL ? "" : cfg->topics.replay_prefix, sink, &r, why,
-	                      sizeof(why));
+	 * output. File records are plain Avro (the container file's schema is
+	 * resolved when it is read); what goes to the bus is framed as the live
+	 * stage frames it, JSON Lines need plain values. */
+	pl = lvc_pipeline_new_wire(
+	    cfg, r.out != NULL ? "" : cfg->topics.replay_prefix, LVC_WIRE_PLAIN,
+	    r.out != NULL ? LVC_WIRE_PLAIN : cfg->schema.wire_format, sink, &r, why, sizeof(why));
 	if (pl == NULL) {
 		lvc_error("%s", why);
 		goto out;
