@@ -1006,7 +1006,21 @@ void lvc_stage_summary(const lvc_stage_metrics_t *sm, lvc_summary_t *st, int64_t
 	if (isnan(p99)) {
 		snprintf(p99s, sizeof(p99s), "-");
 	} else {
-		snprintf(p99s, sizeof(p99s), "%.3gms", p99 * 1e3);
+		/* Three significant digits and never an exponent in a log line:
+		 * "9.95ms", "812ms", "2.48s". */
+		double ms = p99 * 1e3;
+
+		if (p99 >= 1) {
+			snprintf(p99s, sizeof(p99s), "%.*fs",
+			         p99 >= 100  ? 0
+			         : p99 >= 10 ? 1
+			                     : 2,
+			         p99);
+		} else {
+			int d = ms >= 100 ? 0 : ms >= 10 ? 1 : ms >= 1 ? 2 : 3;
+
+			snprintf(p99s, sizeof(p99s), "%.*fms", d, ms);
+		}
 	}
 	if (st->prev_us > 0 && now_us > st->prev_us) {
 		rate = (double)(in_sum - st->prev_in) * 1e6 / (double)(now_us - st->prev_us);
