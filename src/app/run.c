@@ -81,7 +81,8 @@
 #include "io/log.h"
 #include "io/metrics.h"
 
-#define LANE_HIGH      10000    /* records queued in a lane: pause its partition */
+#define LANE_HIGH      10000    /* records queued in a blocked lane: pause its partition */
+#define LANE_MAX       100000   /* records queued in any lane: pause its partition */
 #define LANE_LOW       5000     /* ... and resume it */
 #define STALL_US       60000000 /* a fetching lane blocks its partition at most this */
 #define BATCH          4096     /* records processed between two polls */
@@ -814,6 +815,24 @@ static void lane_pause(stage_t *st, int p, int ln, int pause)
 	}
 }
 
+/* Whether a lane holds too much. Pausing makes librdkafka drop what it
+ * prefetched for the partition (up to queued.min.messages records), which
+ * it then fetches again, so a lane is paused only when it cannot drain: its
+ * group waits for the other lane, which is empty. A lane whose group can
+ * release grows only by the bursts fetch responses bring (records of one
+ * partition in a row, released in turns with the other partitions) and
+ * drains by itself; LANE_MAX bounds it anyway. */
+static int must_pause(const stage_t *st, const part_t *p, int ln)
+{
+	size_t len = lvc_merge_lane_len(st->merge, p->lane[ln]);
+
+	if (len < LANE_HIGH) {
+		return 0;
+	}
+	return len >= LANE_MAX || p->lane[1 - ln] < 0 ||
+	       lvc_merge_lane_len(st->merge, p->lane[1 - ln]) == 0;
+}
+
 /* A polled message (or end of partition) into its lane; now is when the
  * poll that returned it ended. */
 static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
@@ -861,7 +880,7 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 		st->failed = 1;
 		return;
 	}
-	if (lvc_merge_lane_len(st->merge, p->lane[ln]) >= LANE_HIGH) {
+	if (must_pause(st, p, ln)) {
 		lane_pause(st, (int)in.partition, ln, 1);
 	}
 }
