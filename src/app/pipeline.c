@@ -279,12 +279,37 @@ static lvc_err_t tombstone(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why,
 	                                    why_size);
 }
 
-/* Decodes a record and applies it to the engine. */
-static lvc_err_t apply(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *why, size_t why_size)
+/* Applies a tick decoded by lvc_pipeline_peek_tick() (its strings are
+ * pointed at again here: the tick may have been copied since). */
+static lvc_err_t apply_tick(lvc_pipeline_t *pl, const lvc_inrec_t *in, const lvc_tick_t *tick,
+                            char *why, size_t why_size)
+{
+	if (tick->input == LVC_IN_TRADES) {
+		lvc_trade_t t = tick->u.trade;
+
+		t.instrument = tick->instrument;
+		t.trade_id = tick->has_trade_id ? tick->trade_id : NULL;
+		return lvc_engine_on_trade(pl->eng, in->partition, &t, why, why_size);
+	}
+	{
+		lvc_price_t p = tick->u.price;
+
+		p.instrument = tick->instrument;
+		return lvc_engine_on_price(pl->eng, in->partition, &p, why, why_size);
+	}
+}
+
+/* Decodes a record and applies it to the engine; with tick (decoded
+ * already), applies that. */
+static lvc_err_t apply(lvc_pipeline_t *pl, const lvc_inrec_t *in, const lvc_tick_t *tick, char *why,
+                       size_t why_size)
 {
 	lvc_err_t err;
 	lvc_inrec_t plain;
 
+	if (tick != NULL) {
+		return apply_tick(pl, in, tick, why, why_size);
+	}
 	if (pl->frame_in && (unsigned)in->input < LVC_IN__COUNT) {
 		/* LVC_ERR_IO (registry unreachable) goes back to the caller,
 		 * which holds the record. */
@@ -360,10 +385,11 @@ static lvc_err_t hold(lvc_pipeline_t *pl, const lvc_inrec_t *in, const char *why
 	return LVC_OK;
 }
 
-/* One record through decode -> core -> sink; *held set when it could not
- * be decoded for want of the registry (nothing else happened then). */
-static lvc_err_t process_one(lvc_pipeline_t *pl, const lvc_inrec_t *in, int *held, char *errstr,
-                             size_t errstr_size)
+/* One record through decode -> core -> sink (tick: decoded already, or
+ * NULL); *held set when it could not be decoded for want of the registry
+ * (nothing else happened then). */
+static lvc_err_t process_one(lvc_pipeline_t *pl, const lvc_inrec_t *in, const lvc_tick_t *tick,
+                             int *held, char *errstr, size_t errstr_size)
 {
 	char why[512];
 	lvc_err_t err;
@@ -374,7 +400,7 @@ static lvc_err_t process_one(lvc_pipeline_t *pl, const lvc_inrec_t *in, int *hel
 	if (in->value == NULL) {
 		err = tombstone(pl, in, why, sizeof(why));
 	} else {
-		err = apply(pl, in, why, sizeof(why));
+		err = apply(pl, in, tick, why, sizeof(why));
 	}
 	if (pl->sink_failed) {
 		ERR("producing the output of %s failed", cur_source(pl));
@@ -418,7 +444,7 @@ static lvc_err_t drain(lvc_pipeline_t *pl, lvc_input_t input, int32_t partition,
 		r.key_len = h->key_len;
 		r.value = h->value;
 		r.value_len = h->value_len;
-		err = process_one(pl, &r, &held, errstr, errstr_size);
+		err = process_one(pl, &r, NULL, &held, errstr, errstr_size);
 		pl->cur = NULL;
 		if (err != LVC_OK) {
 			return err;
@@ -444,7 +470,7 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 
 	pl->stats.in[in->input]++;
 	if (pl->held == NULL) {
-		return process_one(pl, in, &held, errstr, errstr_size);
+		return process_one(pl, in, NULL, &held, errstr, errstr_size);
 	}
 	if (lvc_holdq_count(pl->held) > 0) {
 		if ((err = lvc_pipeline_retry_held(pl, errstr, errstr_size)) != LVC_OK) {
@@ -461,7 +487,7 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
 			return err;
 		}
 	}
-	err = process_one(pl, in, &held, why, sizeof(why));
+	err = process_one(pl, in, NULL, &held, why, sizeof(why));
 	if (err != LVC_OK) {
 		snprintf(errstr, errstr_size, "%s", why);
 		return err;
@@ -525,6 +551,70 @@ lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_
 		return err;
 	}
 	return lvc_codec_peek_ts(pl->codec, input_types[in->input], v, vlen, ts_us);
+}
+
+/* Copies s into dst[size]; 0 when it does not fit. */
+static int copy_str(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size) {
+		return 0;
+	}
+	memcpy(dst, s, n + 1);
+	return 1;
+}
+
+lvc_err_t lvc_pipeline_peek_tick(lvc_pipeline_t *pl, const lvc_inrec_t *in, lvc_tick_t *tick,
+                                 int64_t *ts_us)
+{
+	char why[256];
+	lvc_err_t err;
+
+	tick->ok = 0;
+	if (pl->frame_in || in->value == NULL ||
+	    (in->input != LVC_IN_TRADES && in->input != LVC_IN_PRICES)) {
+		return lvc_pipeline_peek_ts(pl, in, ts_us);
+	}
+	tick->input = in->input;
+	if (in->input == LVC_IN_TRADES) {
+		lvc_trade_t *t = &tick->u.trade;
+
+		if ((err = lvc_codec_decode_trade(pl->codec, in->value, in->value_len, t, why,
+		                                  sizeof(why))) != LVC_OK) {
+			return err;
+		}
+		*ts_us = t->ts_us;
+		tick->has_trade_id = t->trade_id != NULL;
+		tick->ok = copy_str(tick->instrument, sizeof(tick->instrument), t->instrument) &&
+		           (t->trade_id == NULL ||
+		            copy_str(tick->trade_id, sizeof(tick->trade_id), t->trade_id));
+	} else {
+		lvc_price_t *p = &tick->u.price;
+
+		if ((err = lvc_codec_decode_price(pl->codec, in->value, in->value_len, p, why,
+		                                  sizeof(why))) != LVC_OK) {
+			return err;
+		}
+		*ts_us = p->ts_us;
+		tick->ok = copy_str(tick->instrument, sizeof(tick->instrument), p->instrument);
+	}
+	return LVC_OK;
+}
+
+lvc_err_t lvc_pipeline_process_tick(lvc_pipeline_t *pl, const lvc_inrec_t *in,
+                                    const lvc_tick_t *tick, char *errstr, size_t errstr_size)
+{
+	lvc_err_t err;
+	int held = 0;
+
+	if (tick == NULL || !tick->ok || pl->held != NULL || tick->input != in->input) {
+		return lvc_pipeline_process(pl, in, errstr, errstr_size);
+	}
+	pl->stats.in[in->input]++;
+	err = process_one(pl, in, tick, &held, errstr, errstr_size);
+	pl->cur = NULL;
+	return err;
 }
 
 lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,

@@ -130,6 +130,36 @@ lvc_err_t lvc_pipeline_process(lvc_pipeline_t *pl, const lvc_inrec_t *in, char *
  * (the caller then processes it at once; it will become a dead letter). */
 lvc_err_t lvc_pipeline_peek_ts(lvc_pipeline_t *pl, const lvc_inrec_t *in, int64_t *ts_us);
 
+/* A trade or price tick decoded once, for a stage that holds records in an
+ * event-time merge before it applies them: lvc_pipeline_peek_tick() decodes
+ * it to learn its event time and keeps the decoded record (strings copied
+ * in), lvc_pipeline_process_tick() applies that without decoding again.
+ * ok is 0 when the tick could not be kept (a string longer than the room
+ * here, framed inputs, not a trade or price): the record then takes the
+ * ordinary path. A plain struct: it may be copied. */
+#define LVC_TICK_STR_SIZE 64
+typedef struct lvc_tick_s {
+	int ok;
+	lvc_input_t input; /* LVC_IN_TRADES or LVC_IN_PRICES */
+	union {
+		lvc_trade_t trade;
+		lvc_price_t price;
+	} u; /* string members are set again from the arrays below when applied */
+	int has_trade_id;
+	char instrument[LVC_TICK_STR_SIZE];
+	char trade_id[LVC_TICK_STR_SIZE];
+} lvc_tick_t;
+
+/* As lvc_pipeline_peek_ts(), and fills *tick (see lvc_tick_t). */
+lvc_err_t lvc_pipeline_peek_tick(lvc_pipeline_t *pl, const lvc_inrec_t *in, lvc_tick_t *tick,
+                                 int64_t *ts_us);
+
+/* As lvc_pipeline_process() for in, whose tick lvc_pipeline_peek_tick()
+ * filled (and may not have kept: then this is lvc_pipeline_process()):
+ * the same outputs, dead letters and errors, one decode fewer. */
+lvc_err_t lvc_pipeline_process_tick(lvc_pipeline_t *pl, const lvc_inrec_t *in,
+                                    const lvc_tick_t *tick, char *errstr, size_t errstr_size);
+
 /* Advances a partition's event-time clock from a wall-clock timer (live
  * mode staleness). */
 lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t now_us, char *errstr,

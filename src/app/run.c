@@ -154,6 +154,7 @@ typedef struct part_s {
 
 typedef struct qrec_s {
 	lvc_msg_t m;
+	lvc_tick_t tick; /* decoded once, for the merge's event time */
 	int ln;
 	int64_t poll_us; /* when it was polled (the arrival latency metric) */
 	struct qrec_s *next_free;
@@ -490,10 +491,10 @@ static void flush_stores(stage_t *st)
 
 /* ---- records ---- */
 
-/* One record through the pipeline. Tick records are tracked for
- * at-least-once commits; table records are not. */
-static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, int tracked, char *why,
-                             size_t why_size)
+/* One record through the pipeline (tick: decoded already, or NULL). Tick
+ * records are tracked for at-least-once commits; table records are not. */
+static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, const lvc_tick_t *tick, int tracked,
+                             char *why, size_t why_size)
 {
 	lvc_inrec_t in = { 0 };
 	lvc_err_t err;
@@ -510,7 +511,8 @@ static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, int tracked, char 
 	st->cur_tok = tracked && !st->eos
 	                  ? lvc_tracker_begin(st->trk, in.input, in.partition, in.offset)
 	                  : NULL;
-	err = lvc_pipeline_process(st->pl, &in, why, why_size);
+	err = tick != NULL ? lvc_pipeline_process_tick(st->pl, &in, tick, why, why_size)
+	                   : lvc_pipeline_process(st->pl, &in, why, why_size);
 	if (st->cur_tok != NULL) {
 		lvc_tracker_end(st->trk, st->cur_tok);
 	}
@@ -538,7 +540,7 @@ static lvc_err_t drain_tables(stage_t *st, int timeout_ms, int max, char *why, s
 			return err;
 		}
 		st->poll_mono_us = lvc_health_now_us();
-		err = process_msg(st, &m, 0, why, why_size);
+		err = process_msg(st, &m, NULL, 0, why, why_size);
 		lvc_msg_release(&m);
 		if (err != LVC_OK) {
 			return err;
@@ -861,14 +863,16 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 	in.key_len = m->key_len;
 	in.value = m->value;
 	in.value_len = m->value_len;
-	if (lvc_pipeline_peek_ts(st->pl, &in, &ts) != LVC_OK) {
-		ts = INT64_MIN; /* undecodable: leaves at once, as a dead letter */
-	}
 	if ((q = qrec_get(st)) == NULL) {
 		lvc_error("out of memory queueing a record");
 		lvc_msg_release(m);
 		st->failed = 1;
 		return;
+	}
+	/* Decoded here for its event time and kept, so that it is not
+	 * decoded again when the merge releases it. */
+	if (lvc_pipeline_peek_tick(st->pl, &in, &q->tick, &ts) != LVC_OK) {
+		ts = INT64_MIN; /* undecodable: leaves at once, as a dead letter */
 	}
 	q->m = *m;
 	q->ln = ln;
@@ -905,7 +909,7 @@ static int process_released(stage_t *st, char *why, size_t why_size)
 			return -1;
 		}
 		st->poll_mono_us = q->poll_us;
-		err = process_msg(st, &q->m, 1, why, why_size);
+		err = process_msg(st, &q->m, &q->tick, 1, why, why_size);
 		p->next[q->ln] = q->m.offset + 1;
 		p->last_off = q->m.offset;
 		p->last_lane = q->ln;
