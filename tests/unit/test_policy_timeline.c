@@ -510,7 +510,7 @@ static void ref_table(const lvc_lev_params_t *l, double need, double *out)
 /* Returns the reason published, or -1. */
 static int ref_tick(ref_t *r, const lvc_lev_params_t *l, int64_t ts, double need)
 {
-	double tt[LVC_MAX_TIERS] = {0}, n[LVC_MAX_TIERS] = {0};
+	double tt[LVC_MAX_TIERS] = { 0 }, n[LVC_MAX_TIERS] = { 0 };
 	int lower = 0, higher = 0, reason = -1;
 
 	r->last_ts = ts;
