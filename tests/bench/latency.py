@@ -15,8 +15,19 @@ input record, stops the probe and the stage, and prints the distribution of
     visible_ms  probe receive time - event ts_us (gen's wall clock when it
                 produced the tick): the same, as a consumer sees it.
 
-(p50, p90, p99, p99.9, max) over every event of the run, and levcal's CPU
-seconds per million ticks in the window. The broker, gen, levcal and the probe
+(p50, p90, p99, p99.9, max) over every event of the run; the same for the
+bus alone
+
+    bus_ms      probe receive time - input CreateTime of every --bus-every'th
+                input tick: what any consumer of the bus sees, the floor
+                under levcal's figures on this broker and machine;
+
+the stage's own share, from its /metrics histogram (bucket upper bounds)
+
+    stage_ms    levcal_arrival_latency_seconds: the poll that returned a tick
+                -> producing the event it caused (merge wait, decode, engine);
+
+and levcal's CPU seconds per million ticks in the window. The broker, gen, levcal and the probe
 share the machine's cores, which the report says next to every figure.
 
 Settings (--settings):
@@ -120,6 +131,7 @@ class Latency:
         kafka = {"bootstrap.servers": k.bootstrap(), "group.id": group}
         if self.a.settings == "low":
             kafka.update(LOW_LATENCY)
+        kafka.update(self.a.kafka)
         cfg = {
             "kafka": kafka,
             "instance": group,
@@ -129,7 +141,8 @@ class Latency:
                        "liquidation_warnings": self.t("warnings", run),
                        "dead_letter": self.t("dead", run), "state": self.t("state", run)},
             "processing": {"guarantee": self.a.guarantee,
-                           "commit_interval": f"{self.a.commit_interval_ms}ms"},
+                           "commit_interval": f"{self.a.commit_interval_ms}ms",
+                           **({"max_idle": self.a.max_idle} if self.a.max_idle else {})},
             "metrics": {"listen": "127.0.0.1:0"},
             **ENGINE,
         }
@@ -155,6 +168,28 @@ class Latency:
                     pass
             time.sleep(0.05)
         raise RuntimeError(f"levcal not ready after {timeout} s; see {logpath}")
+
+    def stage_quantiles(self, logpath: Path, name: str) -> dict:
+        """The stage's own histogram NAME (seconds) from its /metrics: the
+        bucket bound (ms) at or below which p50, p99 and p99.9 of the
+        observations fall (an upper bound, as fine as the buckets)."""
+        m = re.search(r"\(port (\d+)\)", logpath.read_text(errors="replace"))
+        if not m:
+            return {}
+        with urllib.request.urlopen(f"http://127.0.0.1:{m[1]}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        buckets = []
+        for line in text.splitlines():
+            b = re.match(name + r'_bucket\{.*le="([^"]+)".*\} (\d+)', line)
+            if b:
+                buckets.append((float(b[1]), int(b[2])))
+        if not buckets or buckets[-1][1] == 0:
+            return {}
+        total = buckets[-1][1]
+        out = {"count": total, "unit": "ms (bucket upper bound)"}
+        for q, key in ((0.5, "p50"), (0.99, "p99"), (0.999, "p999")):
+            out[key] = next(le * 1e3 for le, c in buckets if c >= q * total)
+        return out
 
     def wait_committed(self, group: str, run: str, timeout: float) -> bool:
         ends = e2e.Bench.end_offsets(self, [self.t("trades", run), self.t("prices", run)])
@@ -214,6 +249,7 @@ class Latency:
             cpu1, busy1 = e2e.proc_cpu_s(lvc.pid), machine_busy()
             bcpu1 = e2e.proc_cpu_s(bpid) if bpid else None
             mem = e2e.proc_mem_kb(lvc.pid)
+            res["in_stage_ms"] = self.stage_quantiles(lvc_log, "levcal_arrival_latency_seconds")
             probe.send_signal(signal.SIGTERM)
             out, _ = probe.communicate(timeout=180)
             res.update(json.loads(out.strip().splitlines()[-1]))
@@ -269,13 +305,15 @@ class Latency:
                                 str(self.broker_dir)], check=False)
         print(f"\nlevcal produce-to-event latency, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
               f"{os.cpu_count()} CPU(s) shared by the broker, levcal gen, levcal run and the probe; "
-              f"{a.settings} settings, {a.guarantee}, {a.instruments} instruments, {a.positions} positions")
+              f"{a.settings} settings{''.join(f' {k}={v}' for k, v in a.kafka.items())}, {a.guarantee}, {a.instruments} instruments, {a.positions} positions")
         print(f"{'trades/s':>9} {'achieved':>9} {'events':>7} | {'append ms p50':>13} {'p99':>6} "
               f"{'p99.9':>6} {'max':>6} | {'visible ms p50':>14} {'p99':>7} {'p99.9':>7} | "
-              f"{'bus ms p50':>10} {'p99':>7} {'p99.9':>7} | {'cpu s/M':>7} {'busy cores':>10}")
+              f"{'bus ms p50':>10} {'p99':>7} {'p99.9':>7} | {'stage ms p50':>12} {'p99':>5} {'p99.9':>5} | "
+              f"{'cpu s/M':>7} {'busy cores':>10}")
         errors = []
         for r in results:
             ap, vi, bu = r.get("append_ms", {}), r.get("visible_ms", {}), r.get("bus_visible_ms", {})
+            sg = r.get("in_stage_ms", {})
             print(f"{r['rate']:9d} {r.get('gen_trades_per_s', 0):9.0f} {r.get('events', 0):7d} | "
                   f"{ap.get('p50', float('nan')):13.1f} {ap.get('p99', float('nan')):6.1f} "
                   f"{ap.get('p999', float('nan')):6.1f} {ap.get('max', float('nan')):6.1f} | "
@@ -283,6 +321,8 @@ class Latency:
                   f"{vi.get('p999', float('nan')):7.2f} | "
                   f"{bu.get('p50', float('nan')):10.2f} {bu.get('p99', float('nan')):7.2f} "
                   f"{bu.get('p999', float('nan')):7.2f} | "
+                  f"{sg.get('p50', float('nan')):12.1f} {sg.get('p99', float('nan')):5.1f} "
+                  f"{sg.get('p999', float('nan')):5.1f} | "
                   f"{r.get('levcal_cpu_s_per_million_ticks') or 0:7.2f} "
                   f"{r.get('machine_busy_cores') or 0:10.2f}"
                   + (f"  [{r['note']}]" if r.get("note") else ""))
@@ -323,7 +363,11 @@ def main() -> int:
     ap.add_argument("--bus-every", type=int, default=5,
                     help="the probe also times every N-th input record: the bus's own latency")
     ap.add_argument("--settings", choices=["low", "default"], default="low")
+    ap.add_argument("--kafka", action="append", default=[], metavar="KEY=VALUE",
+                    help="a librdkafka property for gen, levcal and the probe, over --settings")
     ap.add_argument("--guarantee", choices=["at_least_once", "exactly_once"], default="at_least_once")
+    ap.add_argument("--max-idle", help="processing.max_idle (the merge's wait for the other input; "
+                                       "default: levcal's 50ms)")
     ap.add_argument("--commit-interval-ms", type=int, default=100)
     ap.add_argument("--broker-dir")
     ap.add_argument("--bootstrap-file")
@@ -334,6 +378,7 @@ def main() -> int:
     if a.smoke:
         a.rates, a.seconds, a.instruments, a.positions, a.partitions = "5000", 3, 20, 300, 2
     a.rates = [int(x) for x in a.rates.split(",") if x]
+    a.kafka = dict(kv.split("=", 1) for kv in a.kafka)
     return Latency(a).run()
 
 
