@@ -61,6 +61,8 @@ struct lvc__walk {
 	const char *root;
 	int depth;
 	struct lvc__frame path[LVC__AVRO_MAX_DEPTH];
+	struct lvc__avro_leaf *leaves; /* lvc__avro_check_leaves: one per root field */
+	struct lvc__avro_leaf *leaf;   /* where the value being walked goes, or NULL */
 	char *errstr;
 	size_t errstr_size;
 };
@@ -525,6 +527,10 @@ static lvc_err_t lvc__walk_string(struct lvc__walk *w, int is_string)
 			                 "string is not valid UTF-8 at offset %zu", bad);
 		}
 	}
+	if (w->leaf != NULL) {
+		w->leaf->s = w->p;
+		w->leaf->n = (size_t)n;
+	}
 	w->p += n;
 	return LVC_OK;
 }
@@ -626,12 +632,50 @@ static lvc_err_t lvc__walk_blocks(struct lvc__walk *w, const struct lvc__node *n
 	}
 }
 
+/* Avro's float and double: IEEE 754, little-endian. */
+static double lvc__le_double(const uint8_t *p, int is_float)
+{
+	uint64_t u = 0;
+
+	for (int i = is_float ? 3 : 7; i >= 0; i--) {
+		u = u << 8 | p[i];
+	}
+	if (is_float) {
+		uint32_t u32 = (uint32_t)u;
+		float f;
+
+		memcpy(&f, &u32, sizeof(f));
+		return f;
+	}
+	{
+		double d;
+
+		memcpy(&d, &u, sizeof(d));
+		return d;
+	}
+}
+
+static lvc_err_t lvc__walk_real(struct lvc__walk *w, int is_float)
+{
+	const uint8_t *p = w->p;
+	lvc_err_t err = lvc__walk_fixed(w, is_float ? "float" : "double", is_float ? 4 : 8);
+
+	if (err == LVC_OK && w->leaf != NULL) {
+		w->leaf->d = lvc__le_double(p, is_float);
+	}
+	return err;
+}
+
 static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 {
 	const struct lvc__node *node = &w->prog->nodes[idx];
+	struct lvc__avro_leaf *leaf = w->leaf;
 	int64_t v;
 	lvc_err_t err;
 
+	if (leaf != NULL && node->type != AVRO_UNION) {
+		leaf->type = node->type;
+	}
 	switch (node->type) {
 	case AVRO_NULL:
 		return LVC_OK;
@@ -642,16 +686,22 @@ static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 		if (*w->p > 1) {
 			return lvc__fail(w, LVC_ERR_DECODE, "boolean byte %u is not 0 or 1", *w->p);
 		}
+		if (leaf != NULL) {
+			leaf->l = *w->p;
+		}
 		w->p++;
 		return LVC_OK;
 	case AVRO_INT32:
-		return lvc__read_zz(w, "int", 32, &v);
 	case AVRO_INT64:
-		return lvc__read_zz(w, "long", 64, &v);
+		err = lvc__read_zz(w, node->type == AVRO_INT32 ? "int" : "long",
+		                   node->type == AVRO_INT32 ? 32 : 64, &v);
+		if (err == LVC_OK && leaf != NULL) {
+			leaf->l = v;
+		}
+		return err;
 	case AVRO_FLOAT:
-		return lvc__walk_fixed(w, "float", 4);
 	case AVRO_DOUBLE:
-		return lvc__walk_fixed(w, "double", 8);
+		return lvc__walk_real(w, node->type == AVRO_FLOAT);
 	case AVRO_STRING:
 		return lvc__walk_string(w, 1);
 	case AVRO_BYTES:
@@ -668,6 +718,9 @@ static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 			                 " is out of range: %s has %u symbols",
 			                 v, node->name, (unsigned)node->n);
 		}
+		if (leaf != NULL) {
+			leaf->l = v;
+		}
 		return LVC_OK;
 	case AVRO_UNION:
 		if ((err = lvc__read_zz(w, "union branch", 64, &v)) != LVC_OK) {
@@ -680,9 +733,17 @@ static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 			                 "branches",
 			                 v, (unsigned)node->n);
 		}
+		if (leaf != NULL) {
+			leaf->branch = (int32_t)v;
+		}
 		return lvc__walk(w, w->prog->kids[node->kids + (uint32_t)v]);
 	case AVRO_RECORD:
 		for (uint32_t i = 0; i < node->n; i++) {
+			/* Values are captured in the root record's fields only. */
+			w->leaf = w->leaves != NULL && w->depth == 0 ? &w->leaves[i] : NULL;
+			if (w->leaf != NULL) {
+				w->leaf->branch = -1;
+			}
 			if ((err = lvc__push(w, w->prog->names[node->kids + i], -1)) != LVC_OK) {
 				return err;
 			}
@@ -691,9 +752,11 @@ static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 			}
 			w->depth--;
 		}
+		w->leaf = NULL;
 		return LVC_OK;
 	case AVRO_ARRAY:
 	case AVRO_MAP:
+		w->leaf = NULL; /* items and keys are not captured */
 		return lvc__walk_blocks(w, node);
 	default:
 		return lvc__fail(w, LVC_ERR_DECODE, "schema type %d is not supported",
@@ -701,8 +764,9 @@ static lvc_err_t lvc__walk(struct lvc__walk *w, uint32_t idx)
 	}
 }
 
-lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t len,
-                          size_t *consumed, char *errstr, size_t errstr_size)
+static lvc_err_t lvc__check(const lvc__avro_prog_t *prog, const void *buf, size_t len,
+                            size_t *consumed, struct lvc__avro_leaf *leaves, char *errstr,
+                            size_t errstr_size)
 {
 	static const uint8_t empty[1];
 	struct lvc__walk w;
@@ -714,6 +778,8 @@ lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t 
 	w.prog = prog;
 	w.root = prog->root;
 	w.depth = 0;
+	w.leaves = leaves;
+	w.leaf = NULL;
 	w.errstr = errstr;
 	w.errstr_size = errstr_size;
 	if (buf == NULL && len != 0) {
@@ -729,6 +795,28 @@ lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t 
 		                 lvc__left(&w));
 	}
 	return LVC_OK;
+}
+
+lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t len,
+                          size_t *consumed, char *errstr, size_t errstr_size)
+{
+	return lvc__check(prog, buf, len, consumed, NULL, errstr, errstr_size);
+}
+
+lvc_err_t lvc__avro_check_leaves(const lvc__avro_prog_t *prog, const void *buf, size_t len,
+                                 struct lvc__avro_leaf *leaves, size_t leaves_n, char *errstr,
+                                 size_t errstr_size)
+{
+	const struct lvc__node *root = &prog->nodes[0];
+
+	if (root->type != AVRO_RECORD || root->n > leaves_n || leaves == NULL) {
+		if (errstr != NULL && errstr_size > 0) {
+			snprintf(errstr, errstr_size, "%s: not a record of at most %zu fields",
+			         prog->root, leaves_n);
+		}
+		return LVC_ERR_INVALID;
+	}
+	return lvc__check(prog, buf, len, NULL, leaves, errstr, errstr_size);
 }
 
 lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,

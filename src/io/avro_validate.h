@@ -61,6 +61,29 @@ size_t lvc__avro_prog_min_size(const lvc__avro_prog_t *prog);
 lvc_err_t lvc__avro_check(const lvc__avro_prog_t *prog, const void *buf, size_t len,
                           size_t *consumed, char *errstr, size_t errstr_size);
 
+/* What the check saw in one field of the root record: the value of a
+ * primitive or enum field, or of the branch a union field took. */
+struct lvc__avro_leaf {
+	avro_type_t type; /* of the value read (a union's branch); AVRO_RECORD etc.
+	                   * for a complex value, whose parts are not captured */
+	int32_t branch;   /* the union branch taken, or -1 */
+	int64_t l;        /* int, long, boolean, enum index */
+	double d;         /* float, double */
+	const uint8_t *s; /* string, bytes: into buf, not NUL-terminated */
+	size_t n;         /* their length */
+};
+
+/*
+ * lvc__avro_check (trailing bytes refused) that also captures, in
+ * leaves[i], what field i of the root record holds, so that a flat record
+ * is decoded in the same pass, without Avro C. The root must be a record
+ * of at most leaves_n fields (else LVC_ERR_INVALID, checking nothing).
+ * Allocates nothing.
+ */
+lvc_err_t lvc__avro_check_leaves(const lvc__avro_prog_t *prog, const void *buf, size_t len,
+                                 struct lvc__avro_leaf *leaves, size_t leaves_n, char *errstr,
+                                 size_t errstr_size);
+
 /* lvc__avro_compile + lvc__avro_check + lvc__avro_prog_free, for one-off
  * checks (a container file's header). */
 lvc_err_t lvc__avro_validate(avro_schema_t schema, const void *buf, size_t len,

@@ -454,6 +454,7 @@ static void lvc__rec_done(struct lvc__rec *rec)
 	}
 	lvc__avro_prog_free(rec->prog);
 	free(rec->buf);
+	free(rec->strs);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -734,6 +735,56 @@ static lvc_err_t lvc__read(struct lvc__rec *rec, avro_value_t *dst, const void *
 	return LVC_OK;
 }
 
+/*
+ * Validates buf and decodes its fields in the same pass (the hot inputs,
+ * Trade and PriceTick: flat records of our own schema), without Avro C's
+ * generic value, whose read allocated four times per Trade and took most
+ * of a decode. Strings are copied NUL-terminated into rec->strs (a string
+ * has no NUL byte: the walk refuses them), valid until the next decode of
+ * the type, as Avro C's were.
+ */
+static lvc_err_t lvc__read_leaves(struct lvc__rec *rec, const void *buf, size_t len,
+                                  struct lvc__avro_leaf *lf, char *errstr, size_t errstr_size)
+{
+	lvc_err_t err = lvc__avro_check_leaves(rec->prog, buf, len, lf, LVC__MAX_FIELDS, errstr,
+	                                       errstr_size);
+
+	if (err != LVC_OK) {
+		return err;
+	}
+	/* The strings take at most the record's bytes, plus a NUL each. */
+	if (len + LVC__MAX_FIELDS > rec->strs_cap) {
+		size_t cap = rec->strs_cap != 0 ? rec->strs_cap : 256;
+		char *p;
+
+		while (cap < len + LVC__MAX_FIELDS) {
+			cap *= 2;
+		}
+		if ((p = realloc(rec->strs, cap)) == NULL) {
+			if (errstr != NULL && errstr_size > 0) {
+				snprintf(errstr, errstr_size, "%s: out of memory decoding %zu bytes",
+				         rec->name, len);
+			}
+			return LVC_ERR_NOMEM;
+		}
+		rec->strs = p;
+		rec->strs_cap = cap;
+	}
+	rec->strs_n = 0;
+	return LVC_OK;
+}
+
+/* A string leaf of lvc__read_leaves, NUL-terminated in rec->strs. */
+static const char *lvc__leaf_str(struct lvc__rec *rec, const struct lvc__avro_leaf *lf)
+{
+	char *s = rec->strs + rec->strs_n;
+
+	memcpy(s, lf->s, lf->n);
+	s[lf->n] = '\0';
+	rec->strs_n += lf->n + 1;
+	return s;
+}
+
 lvc_err_t lvc__codec_read_aux(lvc_codec_t *codec, lvc_rec_type_t type, const void *buf, size_t len,
                               avro_value_t **out, char *errstr, size_t errstr_size)
 {
@@ -768,35 +819,26 @@ static lvc_err_t lvc__args(const lvc_codec_t *codec, const void *out, char *errs
 lvc_err_t lvc_codec_decode_trade(lvc_codec_t *codec, const void *buf, size_t len, lvc_trade_t *out,
                                  char *errstr, size_t errstr_size)
 {
+	struct lvc__avro_leaf lf[LVC__MAX_FIELDS];
+	const struct lvc__avro_leaf *tid;
 	struct lvc__rec *rec;
-	avro_value_t *v, br;
-	int side = 0, present = 0, rc = 0;
 	lvc_err_t err;
 
 	if ((err = lvc__args(codec, out, errstr, errstr_size)) != LVC_OK) {
 		return err;
 	}
 	rec = &codec->rec[LVC_REC_TRADE];
-	v = &rec->dec;
-	if ((err = lvc__read(rec, v, buf, len, errstr, errstr_size)) != LVC_OK) {
+	if ((err = lvc__read_leaves(rec, buf, len, lf, errstr, errstr_size)) != LVC_OK) {
 		return err;
 	}
-	rc |= lvc__get_string(v, rec->idx[TR_INSTRUMENT], &out->instrument);
-	rc |= lvc__get_long(v, rec->idx[TR_TS_US], &out->ts_us);
-	rc |= lvc__get_double(v, rec->idx[TR_PRICE], &out->price);
-	rc |= lvc__get_double(v, rec->idx[TR_QTY], &out->qty);
-	rc |= lvc__get_enum(v, rec->idx[TR_SIDE], &side);
-	rc |= lvc__get_union(v, rec->idx[TR_TRADE_ID], &present, &br);
-	out->trade_id = NULL;
-	if (rc == 0 && present) {
-		size_t size;
-
-		rc |= avro_value_get_string(&br, &out->trade_id, &size);
-	}
-	if (rc != 0) {
-		return lvc__internal("Trade", errstr, errstr_size);
-	}
-	out->side = (lvc_side_t)side;
+	tid = &lf[rec->idx[TR_TRADE_ID]];
+	out->instrument = lvc__leaf_str(rec, &lf[rec->idx[TR_INSTRUMENT]]);
+	out->ts_us = lf[rec->idx[TR_TS_US]].l;
+	out->price = lf[rec->idx[TR_PRICE]].d;
+	out->qty = lf[rec->idx[TR_QTY]].d;
+	out->side = (lvc_side_t)lf[rec->idx[TR_SIDE]].l;
+	/* {null, string}: branch 1 holds the id. */
+	out->trade_id = tid->branch == 1 ? lvc__leaf_str(rec, tid) : NULL;
 	if ((err = lvc__need_text("Trade", "instrument", out->instrument, errstr, errstr_size)) ||
 	    (err = lvc__need_min("Trade", "ts_us", out->ts_us, 0, errstr, errstr_size)) ||
 	    (err = lvc__need_positive("Trade", "price", out->price, errstr, errstr_size)) ||
@@ -809,27 +851,21 @@ lvc_err_t lvc_codec_decode_trade(lvc_codec_t *codec, const void *buf, size_t len
 lvc_err_t lvc_codec_decode_price(lvc_codec_t *codec, const void *buf, size_t len, lvc_price_t *out,
                                  char *errstr, size_t errstr_size)
 {
+	struct lvc__avro_leaf lf[LVC__MAX_FIELDS];
 	struct lvc__rec *rec;
-	avro_value_t *v;
-	int kind = 0, rc = 0;
 	lvc_err_t err;
 
 	if ((err = lvc__args(codec, out, errstr, errstr_size)) != LVC_OK) {
 		return err;
 	}
 	rec = &codec->rec[LVC_REC_PRICE];
-	v = &rec->dec;
-	if ((err = lvc__read(rec, v, buf, len, errstr, errstr_size)) != LVC_OK) {
+	if ((err = lvc__read_leaves(rec, buf, len, lf, errstr, errstr_size)) != LVC_OK) {
 		return err;
 	}
-	rc |= lvc__get_string(v, rec->idx[PT_INSTRUMENT], &out->instrument);
-	rc |= lvc__get_long(v, rec->idx[PT_TS_US], &out->ts_us);
-	rc |= lvc__get_enum(v, rec->idx[PT_KIND], &kind);
-	rc |= lvc__get_double(v, rec->idx[PT_PRICE], &out->price);
-	if (rc != 0) {
-		return lvc__internal("PriceTick", errstr, errstr_size);
-	}
-	out->kind = (lvc_price_kind_t)kind;
+	out->instrument = lvc__leaf_str(rec, &lf[rec->idx[PT_INSTRUMENT]]);
+	out->ts_us = lf[rec->idx[PT_TS_US]].l;
+	out->kind = (lvc_price_kind_t)lf[rec->idx[PT_KIND]].l;
+	out->price = lf[rec->idx[PT_PRICE]].d;
 	if ((err =
 	         lvc__need_text("PriceTick", "instrument", out->instrument, errstr, errstr_size)) ||
 	    (err = lvc__need_min("PriceTick", "ts_us", out->ts_us, 0, errstr, errstr_size)) ||

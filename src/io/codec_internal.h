@@ -45,6 +45,8 @@ struct lvc__rec {
 	struct lvc__avro_limit limits[2];
 	size_t limits_n;
 	lvc__avro_prog_t *prog; /* the schema compiled for lvc__avro_check */
+	char *strs;             /* decoded strings of lvc__read_leaves, NUL-terminated */
+	size_t strs_cap, strs_n;
 };
 
 struct lvc_codec_s {

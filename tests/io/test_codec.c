@@ -22,6 +22,7 @@
 
 #include "io/avro_alloc.h"
 #include "io/codec.h"
+#include "io/codec_internal.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -1073,29 +1074,65 @@ Test(codec_memory, encodes_without_any_avro_allocation_once_warm)
 
 Test(codec_memory, fails_cleanly_under_a_tiny_cap_and_recovers)
 {
-	lvc_trade_t in = sample_trade(), t;
+	/* Position still reads through Avro C's generic value (Trade and
+	 * PriceTick do not: see the next test). Its first string is longer
+	 * than the cap: Avro C leaks a string it read before an allocation
+	 * that fails. */
+	lvc_position_t in = { "account-7", "BTC-PERP", 5, 2.0, 100.0, LVC_MARGIN_ISOLATED, 10 }, p;
 	const void *buf;
 	size_t len, before, prev;
 	uint8_t copy[256];
 	lvc_err_t err;
 
-	cr_assert_eq(lvc_codec_encode_trade(codec, &in, &buf, &len), LVC_OK);
+	cr_assert_eq(lvc_codec_encode_position(codec, &in, &buf, &len), LVC_OK);
 	memcpy(copy, buf, len);
 	before = lvc_codec_memory_in_use();
 	prev = lvc_codec_set_memory_cap(before + 8);
 	cr_assert_eq(prev, LVC__AVRO_DEFAULT_CAP);
 	for (int i = 0; i < 1000; i++) {
-		err = lvc_codec_decode_trade(codec, copy, len, &t, errstr, sizeof(errstr));
+		err = lvc_codec_decode_position(codec, copy, len, &p, errstr, sizeof(errstr));
 		cr_assert_eq(err, LVC_ERR_NOMEM, "got %d: %s", err, errstr);
 	}
-	cr_assert_not_null(strstr(errstr, "Trade: avro_value_read: "), "%s", errstr);
+	cr_assert_not_null(strstr(errstr, "Position: avro_value_read: "), "%s", errstr);
 	cr_assert_leq(lvc_codec_memory_in_use(), before + 8);
 	cr_assert_gt(lvc__avro_alloc_refused(), 0);
 	cr_assert_eq(lvc_codec_set_memory_cap(prev), before + 8);
-	cr_assert_eq(lvc_codec_decode_trade(codec, copy, len, &t, errstr, sizeof(errstr)), LVC_OK,
-	             "%s", errstr);
+	cr_assert_eq(lvc_codec_decode_position(codec, copy, len, &p, errstr, sizeof(errstr)),
+	             LVC_OK, "%s", errstr);
+	cr_assert_str_eq(p.account, "account-7");
+	cr_assert_str_eq(p.instrument, "BTC-PERP");
+}
+
+Test(codec_memory, trades_and_prices_decode_without_avro_allocations)
+{
+	lvc_trade_t in = sample_trade(), t;
+	lvc_price_t pin = { "ETH-PERP", 7, LVC_PRICE_MARK, 2500.5 }, p;
+	const void *buf;
+	size_t len, tlen, before, prev;
+	uint64_t refused = lvc__avro_alloc_refused();
+	uint8_t copy[256], pcopy[256];
+
+	cr_assert_eq(lvc_codec_encode_trade(codec, &in, &buf, &len), LVC_OK);
+	memcpy(copy, buf, len);
+	tlen = len;
+	cr_assert_eq(lvc_codec_encode_price(codec, &pin, &buf, &len), LVC_OK);
+	memcpy(pcopy, buf, len);
+	before = lvc_codec_memory_in_use();
+	prev = lvc_codec_set_memory_cap(before + 8);
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(lvc_codec_decode_trade(codec, copy, tlen, &t, errstr, sizeof(errstr)),
+		             LVC_OK, "%s", errstr);
+		cr_assert_eq(lvc_codec_decode_price(codec, pcopy, len, &p, errstr, sizeof(errstr)),
+		             LVC_OK, "%s", errstr);
+	}
+	lvc_codec_set_memory_cap(prev);
+	cr_assert_eq(lvc_codec_memory_in_use(), before);
+	cr_assert_eq(lvc__avro_alloc_refused(), refused);
 	cr_assert_str_eq(t.instrument, "BTC-PERP");
 	cr_assert_str_eq(t.trade_id, "t-42");
+	cr_assert_str_eq(p.instrument, "ETH-PERP");
+	cr_assert_eq(p.kind, LVC_PRICE_MARK);
+	cr_assert_eq(p.price, 2500.5);
 }
 
 Test(codec_memory, refuses_an_avro_allocation_beyond_the_cap)
@@ -1708,4 +1745,240 @@ Test(codec_file, refuses_a_block_that_declares_more_bytes_than_the_file_holds)
 	cr_assert_null(lvc_avro_file_open(codec, path, errstr, sizeof(errstr)));
 	cr_assert_not_null(strstr(errstr, "1 records in 1099511627776 bytes is not allowed"), "%s",
 	                   errstr);
+}
+
+/* ---- the one-pass decode of Trade and PriceTick against Avro C -------- */
+
+TestSuite(codec_onepass, .init = setup, .fini = teardown);
+
+static uint64_t diff_rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t diff_next(void)
+{
+	/* xorshift64* */
+	diff_rng ^= diff_rng >> 12;
+	diff_rng ^= diff_rng << 25;
+	diff_rng ^= diff_rng >> 27;
+	return diff_rng * 2685821657736338717u;
+}
+
+/* A string of 0..12 characters, some of them multi-byte UTF-8. */
+static void diff_str(struct bb *bb)
+{
+	static const char *const parts[] = { "A", "b", "-", "9", "\xc3\xa9", "\xe2\x82\xac",
+		                             "\xf0\x9f\x9a\x80" };
+	char s[64] = "";
+	int n = (int)(diff_next() % 13);
+
+	for (int i = 0; i < n; i++) {
+		strcat(s, parts[diff_next() % (sizeof(parts) / sizeof(parts[0]))]);
+	}
+	put_str(bb, s);
+}
+
+static double diff_double(void)
+{
+	switch (diff_next() % 8) {
+	case 0:
+		return NAN;
+	case 1:
+		return -1.5;
+	case 2:
+		return 0.0;
+	case 3:
+		return INFINITY;
+	default:
+		return (double)(diff_next() % 1000000) / 7.0;
+	}
+}
+
+/* Flips, truncates or extends the record at random, one time in three. */
+static void diff_mutate(struct bb *bb)
+{
+	switch (diff_next() % 9) {
+	case 0:
+		if (bb->n > 0) {
+			bb->b[diff_next() % bb->n] ^= (uint8_t)(1u << (diff_next() % 8));
+		}
+		break;
+	case 1:
+		bb->n = bb->n > 0 ? (size_t)(diff_next() % bb->n) : 0;
+		break;
+	case 2:
+		put_byte(bb, (uint8_t)diff_next());
+		break;
+	default:
+		break;
+	}
+}
+
+static void diff_field(avro_value_t *rec, const char *name, avro_value_t *out)
+{
+	cr_assert_eq(avro_value_get_by_name(rec, name, out, NULL), 0, "%s", name);
+}
+
+static const char *diff_string(avro_value_t *rec, const char *name)
+{
+	avro_value_t f;
+	const char *s;
+	size_t n;
+
+	diff_field(rec, name, &f);
+	cr_assert_eq(avro_value_get_string(&f, &s, &n), 0);
+	return s;
+}
+
+static double diff_get_double(avro_value_t *rec, const char *name)
+{
+	avro_value_t f;
+	double d;
+
+	diff_field(rec, name, &f);
+	cr_assert_eq(avro_value_get_double(&f, &d), 0);
+	return d;
+}
+
+static int64_t diff_get_long(avro_value_t *rec, const char *name)
+{
+	avro_value_t f;
+	int64_t v;
+
+	diff_field(rec, name, &f);
+	cr_assert_eq(avro_value_get_long(&f, &v), 0);
+	return v;
+}
+
+static int diff_get_enum(avro_value_t *rec, const char *name)
+{
+	avro_value_t f;
+	int v;
+
+	diff_field(rec, name, &f);
+	cr_assert_eq(avro_value_get_enum(&f, &v), 0);
+	return v;
+}
+
+static int diff_same_double(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+Test(codec_onepass, trade_decode_equals_avro_c_on_random_and_damaged_records)
+{
+	int ok = 0, invalid = 0, bad = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		struct bb bb = { .n = 0 };
+		char why1[512], why2[512];
+		lvc_trade_t t;
+		avro_value_t *v;
+		lvc_err_t e1, e2;
+
+		diff_str(&bb);
+		put_zz(&bb, (int64_t)(diff_next() % 2000000000000000u) - 1000);
+		put_double(&bb, diff_double());
+		put_double(&bb, diff_double());
+		put_zz(&bb, (int64_t)(diff_next() % 4)); /* 3: out of range */
+		if (diff_next() % 2) {
+			put_zz(&bb, 1);
+			diff_str(&bb);
+		} else {
+			put_zz(&bb, (int64_t)(diff_next() % 8 == 0 ? 2 : 0));
+		}
+		diff_mutate(&bb);
+		e1 = lvc_codec_decode_trade(codec, bb.b, bb.n, &t, why1, sizeof(why1));
+		e2 = lvc__codec_read_aux(codec, LVC_REC_TRADE, bb.b, bb.n, &v, why2, sizeof(why2));
+		if (e2 != LVC_OK) {
+			/* Refused bytes: the same refusal, word for word. */
+			cr_assert_eq(e1, e2, "record %d: %d vs %d (%s)", i, e1, e2, why2);
+			cr_assert_str_eq(why1, why2, "record %d", i);
+			bad++;
+			continue;
+		}
+		{
+			const char *ins = diff_string(v, "instrument");
+			int64_t ts = diff_get_long(v, "ts_us");
+			double price = diff_get_double(v, "price"), qty = diff_get_double(v, "qty");
+			int allowed = ins[0] != '\0' && ts >= 0 && isfinite(price) && price > 0 &&
+			              isfinite(qty) && qty > 0;
+			avro_value_t u, br;
+			int d;
+
+			if (!allowed) {
+				cr_assert_eq(e1, LVC_ERR_INVALID, "record %d: %d (%s)", i, e1, why1);
+				invalid++;
+				continue;
+			}
+			cr_assert_eq(e1, LVC_OK, "record %d: %s", i, why1);
+			cr_assert_str_eq(t.instrument, ins);
+			cr_assert_eq(t.ts_us, ts);
+			cr_assert(diff_same_double(t.price, price) && diff_same_double(t.qty, qty));
+			cr_assert_eq((int)t.side, diff_get_enum(v, "side"));
+			diff_field(v, "trade_id", &u);
+			cr_assert_eq(avro_value_get_discriminant(&u, &d), 0);
+			if (d == 0) {
+				cr_assert_null(t.trade_id);
+			} else {
+				const char *s;
+				size_t n;
+
+				cr_assert_eq(avro_value_get_current_branch(&u, &br), 0);
+				cr_assert_eq(avro_value_get_string(&br, &s, &n), 0);
+				cr_assert_not_null(t.trade_id);
+				cr_assert_str_eq(t.trade_id, s);
+			}
+			ok++;
+		}
+	}
+	/* Every path was taken many times. */
+	cr_assert_gt(ok, 1000, "%d decoded", ok);
+	cr_assert_gt(invalid, 1000, "%d refused values", invalid);
+	cr_assert_gt(bad, 1000, "%d refused bytes", bad);
+}
+
+Test(codec_onepass, price_decode_equals_avro_c_on_random_and_damaged_records)
+{
+	int ok = 0, invalid = 0, bad = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		struct bb bb = { .n = 0 };
+		char why1[512], why2[512];
+		lvc_price_t p;
+		avro_value_t *v;
+		lvc_err_t e1, e2;
+
+		diff_str(&bb);
+		put_zz(&bb, (int64_t)(diff_next() % 2000000000000000u) - 1000);
+		put_zz(&bb, (int64_t)(diff_next() % 5)); /* 4: out of range */
+		put_double(&bb, diff_double());
+		diff_mutate(&bb);
+		e1 = lvc_codec_decode_price(codec, bb.b, bb.n, &p, why1, sizeof(why1));
+		e2 = lvc__codec_read_aux(codec, LVC_REC_PRICE, bb.b, bb.n, &v, why2, sizeof(why2));
+		if (e2 != LVC_OK) {
+			cr_assert_eq(e1, e2, "record %d: %d vs %d (%s)", i, e1, e2, why2);
+			cr_assert_str_eq(why1, why2, "record %d", i);
+			bad++;
+			continue;
+		}
+		{
+			const char *ins = diff_string(v, "instrument");
+			int64_t ts = diff_get_long(v, "ts_us");
+			double price = diff_get_double(v, "price");
+
+			if (ins[0] == '\0' || ts < 0 || !isfinite(price) || price <= 0) {
+				cr_assert_eq(e1, LVC_ERR_INVALID, "record %d: %d (%s)", i, e1, why1);
+				invalid++;
+				continue;
+			}
+			cr_assert_eq(e1, LVC_OK, "record %d: %s", i, why1);
+			cr_assert_str_eq(p.instrument, ins);
+			cr_assert_eq(p.ts_us, ts);
+			cr_assert(diff_same_double(p.price, price));
+			cr_assert_eq((int)p.kind, diff_get_enum(v, "kind"));
+			ok++;
+		}
+	}
+	cr_assert_gt(ok, 1000, "%d decoded", ok);
+	cr_assert_gt(invalid, 1000, "%d refused values", invalid);
+	cr_assert_gt(bad, 1000, "%d refused bytes", bad);
 }
