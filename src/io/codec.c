@@ -746,8 +746,8 @@ static lvc_err_t lvc__read(struct lvc__rec *rec, avro_value_t *dst, const void *
 static lvc_err_t lvc__read_leaves(struct lvc__rec *rec, const void *buf, size_t len,
                                   struct lvc__avro_leaf *lf, char *errstr, size_t errstr_size)
 {
-	lvc_err_t err = lvc__avro_check_leaves(rec->prog, buf, len, lf, LVC__MAX_FIELDS, errstr,
-	                                       errstr_size);
+	lvc_err_t err =
+	    lvc__avro_check_leaves(rec->prog, buf, len, lf, LVC__MAX_FIELDS, errstr, errstr_size);
 
 	if (err != LVC_OK) {
 		return err;
@@ -762,8 +762,8 @@ static lvc_err_t lvc__read_leaves(struct lvc__rec *rec, const void *buf, size_t 
 		}
 		if ((p = realloc(rec->strs, cap)) == NULL) {
 			if (errstr != NULL && errstr_size > 0) {
-				snprintf(errstr, errstr_size, "%s: out of memory decoding %zu bytes",
-				         rec->name, len);
+				snprintf(errstr, errstr_size,
+				         "%s: out of memory decoding %zu bytes", rec->name, len);
 			}
 			return LVC_ERR_NOMEM;
 		}

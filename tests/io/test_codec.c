@@ -1765,8 +1765,9 @@ static uint64_t diff_next(void)
 /* A string of 0..12 characters, some of them multi-byte UTF-8. */
 static void diff_str(struct bb *bb)
 {
-	static const char *const parts[] = { "A", "b", "-", "9", "\xc3\xa9", "\xe2\x82\xac",
-		                             "\xf0\x9f\x9a\x80" };
+	static const char *const parts[] = {
+		"A", "b", "-", "9", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x9a\x80"
+	};
 	char s[64] = "";
 	int n = (int)(diff_next() % 13);
 
@@ -1905,7 +1906,8 @@ Test(codec_onepass, trade_decode_equals_avro_c_on_random_and_damaged_records)
 			int d;
 
 			if (!allowed) {
-				cr_assert_eq(e1, LVC_ERR_INVALID, "record %d: %d (%s)", i, e1, why1);
+				cr_assert_eq(e1, LVC_ERR_INVALID, "record %d: %d (%s)", i, e1,
+				             why1);
 				invalid++;
 				continue;
 			}
@@ -1966,7 +1968,8 @@ Test(codec_onepass, price_decode_equals_avro_c_on_random_and_damaged_records)
 			double price = diff_get_double(v, "price");
 
 			if (ins[0] == '\0' || ts < 0 || !isfinite(price) || price <= 0) {
-				cr_assert_eq(e1, LVC_ERR_INVALID, "record %d: %d (%s)", i, e1, why1);
+				cr_assert_eq(e1, LVC_ERR_INVALID, "record %d: %d (%s)", i, e1,
+				             why1);
 				invalid++;
 				continue;
 			}
