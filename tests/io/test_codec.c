@@ -1818,46 +1818,29 @@ static void diff_field(avro_value_t *rec, const char *name, avro_value_t *out)
 	cr_assert_eq(avro_value_get_by_name(rec, name, out, NULL), 0, "%s", name);
 }
 
-static const char *diff_string(avro_value_t *rec, const char *name)
+/* diff_NAME(rec, field): the field's value through Avro C's getter. */
+#define DIFF_GETTER(fn, type, getter)                       \
+	static type fn(avro_value_t *rec, const char *name) \
+	{                                                   \
+		avro_value_t f;                             \
+		type v;                                     \
+                                                            \
+		diff_field(rec, name, &f);                  \
+		cr_assert_eq(getter, 0, "%s", name);        \
+		return v;                                   \
+	}
+
+static int diff_avro_string(avro_value_t *f, const char **s)
 {
-	avro_value_t f;
-	const char *s;
 	size_t n;
 
-	diff_field(rec, name, &f);
-	cr_assert_eq(avro_value_get_string(&f, &s, &n), 0);
-	return s;
+	return avro_value_get_string(f, s, &n);
 }
 
-static double diff_get_double(avro_value_t *rec, const char *name)
-{
-	avro_value_t f;
-	double d;
-
-	diff_field(rec, name, &f);
-	cr_assert_eq(avro_value_get_double(&f, &d), 0);
-	return d;
-}
-
-static int64_t diff_get_long(avro_value_t *rec, const char *name)
-{
-	avro_value_t f;
-	int64_t v;
-
-	diff_field(rec, name, &f);
-	cr_assert_eq(avro_value_get_long(&f, &v), 0);
-	return v;
-}
-
-static int diff_get_enum(avro_value_t *rec, const char *name)
-{
-	avro_value_t f;
-	int v;
-
-	diff_field(rec, name, &f);
-	cr_assert_eq(avro_value_get_enum(&f, &v), 0);
-	return v;
-}
+DIFF_GETTER(diff_string, const char *, diff_avro_string(&f, &v))
+DIFF_GETTER(diff_get_double, double, avro_value_get_double(&f, &v))
+DIFF_GETTER(diff_get_long, int64_t, avro_value_get_long(&f, &v))
+DIFF_GETTER(diff_get_enum, int, avro_value_get_enum(&f, &v))
 
 static int diff_same_double(double a, double b)
 {
