@@ -48,18 +48,12 @@
 #include "core/numeric.h"
 #include "io/codec.h"
 #include "io/log.h"
+#include "core/errfmt.h"
 
 /* At most this many zero returns of one gap are kept, whatever stale_after
  * / interval says, so that a long stale_after with a short interval cannot
  * make a gap cost unbounded memory. */
 #define GAP_MAX_ZEROS INT64_C(100000)
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 /* ---- the sampler ------------------------------------------------------------ */
 

@@ -13,6 +13,7 @@
 
 #include "app/inputs.h"
 #include "io/codec.h"
+#include "core/errfmt.h"
 
 typedef struct head_s {
 	lvc_avro_file_t *f;
@@ -33,13 +34,6 @@ struct lvc_inputs_s {
 	head_t *last; /* returned by the previous call: advance it first */
 	uint64_t count;
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 static int input_of_type(lvc_rec_type_t t, lvc_input_t *out)
 {
@@ -72,7 +66,7 @@ static lvc_err_t head_next(lvc_inputs_t *inp, head_t *h, char *errstr, size_t er
 		return LVC_OK;
 	}
 	if (err != LVC_OK) {
-		ERR("%s: record %" PRId64 ": %s", h->path, h->index + 2, why);
+		LVC_ERRF("%s: record %" PRId64 ": %s", h->path, h->index + 2, why);
 		return LVC_ERR_IO;
 	}
 	h->index++;
@@ -89,7 +83,7 @@ lvc_inputs_t *lvc_inputs_open(const char *const *paths, size_t n, char *errstr, 
 	char why[512];
 
 	if (inp == NULL || (inp->heads = calloc(n > 0 ? n : 1, sizeof(*inp->heads))) == NULL) {
-		ERR("out of memory");
+		LVC_ERRF("out of memory");
 		free(inp);
 		return NULL;
 	}
@@ -104,12 +98,13 @@ lvc_inputs_t *lvc_inputs_open(const char *const *paths, size_t n, char *errstr, 
 		h->path = paths[i];
 		h->index = -1;
 		if ((h->f = lvc_avro_file_open(inp->codec, h->path, why, sizeof(why))) == NULL) {
-			ERR("%s: %s", h->path, why);
+			LVC_ERRF("%s: %s", h->path, why);
 			goto fail;
 		}
 		h->type = lvc_avro_file_type(h->f);
 		if (input_of_type(h->type, &h->input) != 0) {
-			ERR("%s: holds %s records; the inputs are Trade, PriceTick, Position and "
+			LVC_ERRF(
+			    "%s: holds %s records; the inputs are Trade, PriceTick, Position and "
 			    "AccountBalance files",
 			    h->path, lvc_rec_type_names[h->type]);
 			goto fail;

@@ -20,6 +20,7 @@
 #include "app/pipeline.h"
 #include "io/framing.h"
 #include "io/log.h"
+#include "core/errfmt.h"
 
 /* The most bytes of records held while the registry is unreachable. */
 #define LVC__HOLD_MAX_BYTES ((size_t)64 * 1024 * 1024)
@@ -53,13 +54,6 @@ static const lvc_rec_type_t input_types[LVC_IN__COUNT] = {
 	[LVC_IN_PRICES] = LVC_REC_PRICE,
 	[LVC_IN_TRADES] = LVC_REC_TRADE,
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 void lvc_source_format(const lvc_inrec_t *in, char *buf, size_t size)
 {
@@ -153,7 +147,7 @@ lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic
 	lvc_engine_conf_t ec = { 0 };
 
 	if (pl == NULL) {
-		ERR("out of memory creating the pipeline");
+		LVC_ERRF("out of memory creating the pipeline");
 		return NULL;
 	}
 	pl->cfg = cfg;
@@ -164,7 +158,7 @@ lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic
 	pl->topic_dead_letter = prefixed(topic_prefix, cfg->topics.dead_letter);
 	if (pl->topic_limits == NULL || pl->topic_warnings == NULL ||
 	    pl->topic_dead_letter == NULL) {
-		ERR("out of memory creating the pipeline");
+		LVC_ERRF("out of memory creating the pipeline");
 		goto fail;
 	}
 	if ((pl->codec = lvc_codec_new(errstr, errstr_size)) == NULL) {
@@ -179,7 +173,7 @@ lvc_pipeline_t *lvc_pipeline_new_wire(const lvc_config_t *cfg, const char *topic
 	}
 	if (pl->frame_in) {
 		if ((pl->held = lvc_holdq_new(LVC__HOLD_MAX_BYTES)) == NULL) {
-			ERR("out of memory creating the pipeline");
+			LVC_ERRF("out of memory creating the pipeline");
 			goto fail;
 		}
 	}
@@ -233,7 +227,7 @@ static lvc_err_t dead_letter(lvc_pipeline_t *pl, const lvc_inrec_t *in, lvc_err_
 	out.in = in;
 	pl->stats.dead_letters++;
 	if (pl->sink(pl->opaque, &out) != 0) {
-		ERR("writing a dead letter for %s failed", out.source);
+		LVC_ERRF("writing a dead letter for %s failed", out.source);
 		return LVC_ERR_FATAL;
 	}
 	return LVC_OK;
@@ -372,9 +366,9 @@ static lvc_err_t hold(lvc_pipeline_t *pl, const lvc_inrec_t *in, const char *why
 	                               in->offset, in->key, in->key_len, in->value, in->value_len);
 
 	if (err != LVC_OK) {
-		ERR("%s: cannot hold more records (%zu held, %zu bytes; %s): stopping so that "
-		    "a restart reads them again",
-		    cur_source(pl), lvc_holdq_count(pl->held), lvc_holdq_bytes(pl->held), why);
+		LVC_ERRF("%s: cannot hold more records (%zu held, %zu bytes; %s): stopping so that "
+		         "a restart reads them again",
+		         cur_source(pl), lvc_holdq_count(pl->held), lvc_holdq_bytes(pl->held), why);
 		return LVC_ERR_FATAL;
 	}
 	if (lvc_holdq_count(pl->held) == 1 || (lvc_holdq_count(pl->held) & 1023) == 0) {
@@ -403,11 +397,11 @@ static lvc_err_t process_one(lvc_pipeline_t *pl, const lvc_inrec_t *in, const lv
 		err = apply(pl, in, tick, why, sizeof(why));
 	}
 	if (pl->sink_failed) {
-		ERR("producing the output of %s failed", cur_source(pl));
+		LVC_ERRF("producing the output of %s failed", cur_source(pl));
 		return LVC_ERR_FATAL;
 	}
 	if (err == LVC_ERR_NOMEM) {
-		ERR("%s: %s", cur_source(pl), why);
+		LVC_ERRF("%s: %s", cur_source(pl), why);
 		return LVC_ERR_FATAL;
 	}
 	if (err == LVC_ERR_IO && pl->frame_in) {
@@ -629,7 +623,7 @@ lvc_err_t lvc_pipeline_on_clock(lvc_pipeline_t *pl, int32_t partition, int64_t n
 	pl->source_ok = 0;
 	if (lvc_engine_on_clock(pl->eng, partition, now_us) != LVC_OK || pl->sink_failed) {
 		pl->cur = NULL;
-		ERR("producing a stale limit failed");
+		LVC_ERRF("producing a stale limit failed");
 		return LVC_ERR_FATAL;
 	}
 	pl->cur = NULL;
@@ -670,8 +664,8 @@ lvc_err_t lvc_pipeline_engine_work(lvc_pipeline_t *pl, const char *topic, int32_
 	err = fn(pl->eng, opaque, errstr, errstr_size);
 	pl->cur = NULL;
 	if (pl->sink_failed) {
-		ERR("producing an output of %s:%" PRId32 ":%" PRId64 " failed", topic, partition,
-		    offset);
+		LVC_ERRF("producing an output of %s:%" PRId32 ":%" PRId64 " failed", topic,
+		         partition, offset);
 		return LVC_ERR_FATAL;
 	}
 	return err;

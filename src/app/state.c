@@ -21,6 +21,7 @@
 #include "app/state.h"
 #include "io/log.h"
 #include "io/state_codec.h"
+#include "core/errfmt.h"
 
 #define FORMAT_VERSION 1
 
@@ -34,13 +35,6 @@ struct lvc_state_s {
 	char *key; /* key scratch, grown */
 	size_t key_cap;
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 static int64_t mono_us(void)
 {
@@ -69,7 +63,7 @@ lvc_state_t *lvc_state_new(const lvc_config_t *cfg, char *errstr, size_t errstr_
 	};
 
 	if (st == NULL) {
-		ERR("out of memory");
+		LVC_ERRF("out of memory");
 		return NULL;
 	}
 	st->cfg = cfg;
@@ -147,14 +141,16 @@ lvc_err_t lvc_state_ensure_topic(lvc_state_t *st, lvc_kafka_t *admin, int partit
 		return err;
 	}
 	if (have != partitions) {
-		ERR("state topic %s has %d partition(s) but the inputs have %d: it must be "
+		LVC_ERRF(
+		    "state topic %s has %d partition(s) but the inputs have %d: it must be "
 		    "co-partitioned with them (delete it to have levcal create it, or give it %d "
 		    "partitions)",
 		    topic, have, partitions, partitions);
 		return LVC_ERR_CONFIG;
 	}
 	if (strstr(policy, "compact") == NULL) {
-		ERR("state topic %s has cleanup.policy=%s: it must be compacted, or old states are "
+		LVC_ERRF(
+		    "state topic %s has cleanup.policy=%s: it must be compacted, or old states are "
 		    "lost to retention (set cleanup.policy=compact)",
 		    topic, policy[0] != '\0' ? policy : "(unknown)");
 		return LVC_ERR_CONFIG;
@@ -266,7 +262,8 @@ static int write_one(void *opaque, const lvc_change_t *ch)
 	rec.data = st->snap;
 	rec.data_len = n;
 	if ((err = lvc_state_encode(st->codec, &rec, &val, &val_len)) != LVC_OK) {
-		ERR("encoding a state snapshot of %.*s: %s", (int)klen, st->key, lvc_err2str(err));
+		LVC_ERRF("encoding a state snapshot of %.*s: %s", (int)klen, st->key,
+		         lvc_err2str(err));
 		w->err = err;
 		return 1;
 	}
@@ -278,7 +275,7 @@ static int write_one(void *opaque, const lvc_change_t *ch)
 	w->stats->bytes += val_len;
 	return 0;
 nomem:
-	ERR("out of memory writing state snapshots");
+	LVC_ERRF("out of memory writing state snapshots");
 	w->err = LVC_ERR_NOMEM;
 	return 1;
 }
@@ -441,9 +438,9 @@ static lvc_err_t apply_kind(lvc_engine_t *eng, apply_ctx_t *a, lvc_state_kind_t 
 
 			if (e->key_len < 5 || strncmp(e->key, "pos:", 4) != 0 || bar == NULL ||
 			    bar == e->key + 4 || bar[1] == '\0') {
-				ERR("state key \"%.200s\" in partition %" PRId32
-				    " is not pos:ACCOUNT|INSTRUMENT",
-				    e->key, e->partition);
+				LVC_ERRF("state key \"%.200s\" in partition %" PRId32
+				         " is not pos:ACCOUNT|INSTRUMENT",
+				         e->key, e->partition);
 				return LVC_ERR_DECODE;
 			}
 			*bar = '\0';
@@ -500,15 +497,16 @@ static lvc_err_t wait_stable(lvc_state_t *st, int32_t p, int64_t deadline_us, at
 			return LVC_OK;
 		}
 		if (mono_us() >= deadline_us) {
-			ERR("state topic %s [%" PRId32
-			    "]: a transaction has been open for over %.0f s "
-			    "(last stable offset %" PRId64 ", high watermark %" PRId64
-			    "); cannot restore the partition's state",
-			    topic, p, (double)(mono_us() - t0) / 1e6, *end, hw);
+			LVC_ERRF("state topic %s [%" PRId32
+			         "]: a transaction has been open for over %.0f s "
+			         "(last stable offset %" PRId64 ", high watermark %" PRId64
+			         "); cannot restore the partition's state",
+			         topic, p, (double)(mono_us() - t0) / 1e6, *end, hw);
 			return LVC_ERR_KAFKA;
 		}
 		if (stop != NULL && atomic_load(stop)) {
-			ERR("interrupted while waiting for the state of partition %" PRId32, p);
+			LVC_ERRF("interrupted while waiting for the state of partition %" PRId32,
+			         p);
 			return LVC_ERR_STATE;
 		}
 		if (mono_us() - t0 >= waited_log + 5000000) {
@@ -548,7 +546,7 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 
 	memset(stats, 0, sizeof(*stats));
 	if (tps == NULL || ends == NULL || done == NULL || t.e == NULL) {
-		ERR("out of memory restoring state");
+		LVC_ERRF("out of memory restoring state");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -582,13 +580,13 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 			lvc_health_beat(health);
 		}
 		if (stop != NULL && atomic_load(stop)) {
-			ERR("interrupted while reading state");
+			LVC_ERRF("interrupted while reading state");
 			err = LVC_ERR_STATE;
 			goto out;
 		}
 		if (mono_us() >= deadline + 120000000) {
-			ERR("reading state topic %s: not at its end after %.0f s", topic,
-			    (double)(mono_us() - t0) / 1e6);
+			LVC_ERRF("reading state topic %s: not at its end after %.0f s", topic,
+			         (double)(mono_us() - t0) / 1e6);
 			err = LVC_ERR_KAFKA;
 			goto out;
 		}
@@ -601,7 +599,7 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 			continue;
 		}
 		if (err != LVC_OK) {
-			ERR("reading state: %s", why);
+			LVC_ERRF("reading state: %s", why);
 			goto out;
 		}
 		for (i = 0; i < n && parts[i] != m.partition; i++) {
@@ -623,14 +621,14 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 				err = table_put(&t, m.partition, m.key, m.key_len, NULL, 0);
 			} else if (lvc_state_decode(st->codec, m.value, m.value_len, &rec, why,
 			                            sizeof(why)) != LVC_OK) {
-				ERR("state topic %s [%" PRId32 "] offset %" PRId64 ": %s", topic,
-				    m.partition, m.offset, why);
+				LVC_ERRF("state topic %s [%" PRId32 "] offset %" PRId64 ": %s",
+				         topic, m.partition, m.offset, why);
 				err = LVC_ERR_DECODE;
 			} else if (rec.format_version != FORMAT_VERSION) {
-				ERR("state topic %s [%" PRId32 "] offset %" PRId64
-				    ": format_version %d; this levcal reads %d",
-				    topic, m.partition, m.offset, (int)rec.format_version,
-				    FORMAT_VERSION);
+				LVC_ERRF("state topic %s [%" PRId32 "] offset %" PRId64
+				         ": format_version %d; this levcal reads %d",
+				         topic, m.partition, m.offset, (int)rec.format_version,
+				         FORMAT_VERSION);
 				err = LVC_ERR_DECODE;
 			} else {
 				err = table_put(&t, m.partition, m.key, m.key_len, &rec,
@@ -639,7 +637,7 @@ lvc_err_t lvc_state_restore(lvc_state_t *st, lvc_pipeline_t *pl, const int32_t *
 			if (err != LVC_OK) {
 				lvc_msg_release(&m);
 				if (err == LVC_ERR_NOMEM) {
-					ERR("out of memory restoring state");
+					LVC_ERRF("out of memory restoring state");
 				}
 				goto out;
 			}

@@ -31,13 +31,7 @@
 #include "core/policy.h"
 #include "core/symtab.h"
 #include "core/vol.h"
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
+#include "core/errfmt.h"
 
 /* A warning from the book: it belongs to the partition of its instrument
  * (-1 when no tick of the instrument was read yet). */
@@ -68,12 +62,12 @@ lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t
 		char why[256];
 
 		if (lvc_params_check(&conf->overrides[i].params, why, sizeof(why)) != LVC_OK) {
-			ERR("instruments.%s: %s", conf->overrides[i].name, why);
+			LVC_ERRF("instruments.%s: %s", conf->overrides[i].name, why);
 			return NULL;
 		}
 	}
 	if ((eng = calloc(1, sizeof(*eng))) == NULL) {
-		ERR("out of memory creating the engine");
+		LVC_ERRF("out of memory creating the engine");
 		return NULL;
 	}
 	eng->defaults = conf->defaults;
@@ -120,14 +114,14 @@ lvc_engine_t *lvc_engine_new(const lvc_engine_conf_t *conf, char *errstr, size_t
 		const char *name = conf->overrides[i].name;
 
 		if (lvc_symtab_intern(eng->overrides, name, strlen(name), NULL) != (int32_t)i) {
-			ERR("instruments.%s: listed twice", name);
+			LVC_ERRF("instruments.%s: listed twice", name);
 			lvc_engine_destroy(eng);
 			return NULL;
 		}
 	}
 	return eng;
 nomem:
-	ERR("out of memory creating the engine");
+	LVC_ERRF("out of memory creating the engine");
 	lvc_engine_destroy(eng);
 	return NULL;
 }
@@ -250,7 +244,7 @@ static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, c
 	int32_t ov;
 
 	if (idx < 0) {
-		ERR("out of memory adding instrument %s", name);
+		LVC_ERRF("out of memory adding instrument %s", name);
 		return -1;
 	}
 	if (!inserted) {
@@ -269,12 +263,12 @@ static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, c
 		link_t *links;
 
 		if (ins == NULL) {
-			ERR("out of memory adding instrument %s", name);
+			LVC_ERRF("out of memory adding instrument %s", name);
 			return -1;
 		}
 		eng->ins = ins;
 		if ((links = realloc(eng->links, cap * sizeof(*links))) == NULL) {
-			ERR("out of memory adding instrument %s", name);
+			LVC_ERRF("out of memory adding instrument %s", name);
 			return -1;
 		}
 		eng->links = links;
@@ -295,7 +289,7 @@ static int32_t get_ins(lvc_engine_t *eng, int32_t partition, const char *name, c
 	lvc_policy_configure(&in->pol, in->params);
 	in->vol = lvc_vol_new(&in->params->vol, in->params->lev.prior_sigma_ann);
 	if (in->vol == NULL) {
-		ERR("out of memory adding instrument %s", name);
+		LVC_ERRF("out of memory adding instrument %s", name);
 		/* The name stays interned; the next tick retries the allocation. */
 		return -1;
 	}
@@ -390,7 +384,7 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 		eng->stats.ticks_late++;
 		return LVC_OK;
 	case LVC_VOL_REJECTED:
-		ERR("price %g is not allowed: must be a finite number > 0", price);
+		LVC_ERRF("price %g is not allowed: must be a finite number > 0", price);
 		return LVC_ERR_INVALID;
 	case LVC_VOL_APPLIED:
 		break;
@@ -408,12 +402,12 @@ static lvc_err_t apply_tick(lvc_engine_t *eng, int32_t partition, part_t *p, con
 	                       lvc_vol_samples(in->vol) < in->params->lev.warmup_samples,
 	                       &eng->scratch)) {
 		if ((rc = emit_limit(eng, idx)) != 0) {
-			ERR("emitting the limit of %s failed (%d)", name, rc);
+			LVC_ERRF("emitting the limit of %s failed (%d)", name, rc);
 			return LVC_ERR_STATE;
 		}
 	}
 	if (advance_clock(eng, p, ts_us) != LVC_OK) {
-		ERR("emitting a stale limit failed");
+		LVC_ERRF("emitting a stale limit failed");
 		return LVC_ERR_STATE;
 	}
 	return LVC_OK;
@@ -433,19 +427,20 @@ lvc_err_t lvc_engine_on_trade(lvc_engine_t *eng, int32_t partition, const lvc_tr
 	part_t *p = get_part(eng, partition);
 
 	if (p == NULL) {
-		ERR("partition %" PRId32 " is not allowed", partition);
+		LVC_ERRF("partition %" PRId32 " is not allowed", partition);
 		return partition < 0 ? LVC_ERR_INVALID : LVC_ERR_NOMEM;
 	}
 	if (trade->instrument == NULL || trade->instrument[0] == '\0') {
-		ERR("Trade.instrument: an empty name is not allowed");
+		LVC_ERRF("Trade.instrument: an empty name is not allowed");
 		return LVC_ERR_INVALID;
 	}
 	if (!valid_price(trade->price)) {
-		ERR("Trade.price: %g is not allowed: must be a finite number > 0", trade->price);
+		LVC_ERRF("Trade.price: %g is not allowed: must be a finite number > 0",
+		         trade->price);
 		return LVC_ERR_INVALID;
 	}
 	if (!valid_price(trade->qty)) {
-		ERR("Trade.qty: %g is not allowed: must be a finite number > 0", trade->qty);
+		LVC_ERRF("Trade.qty: %g is not allowed: must be a finite number > 0", trade->qty);
 		return LVC_ERR_INVALID;
 	}
 	if (eng->defaults.vol.source != LVC_SOURCE_TRADES) {
@@ -470,16 +465,16 @@ lvc_err_t lvc_engine_on_price(lvc_engine_t *eng, int32_t partition, const lvc_pr
 	lvc_err_t err;
 
 	if (p == NULL) {
-		ERR("partition %" PRId32 " is not allowed", partition);
+		LVC_ERRF("partition %" PRId32 " is not allowed", partition);
 		return partition < 0 ? LVC_ERR_INVALID : LVC_ERR_NOMEM;
 	}
 	if (price->instrument == NULL || price->instrument[0] == '\0') {
-		ERR("PriceTick.instrument: an empty name is not allowed");
+		LVC_ERRF("PriceTick.instrument: an empty name is not allowed");
 		return LVC_ERR_INVALID;
 	}
 	if (!valid_price(price->price)) {
-		ERR("PriceTick.price: %g is not allowed: must be a finite number > 0",
-		    price->price);
+		LVC_ERRF("PriceTick.price: %g is not allowed: must be a finite number > 0",
+		         price->price);
 		return LVC_ERR_INVALID;
 	}
 	idx = lvc_symtab_find(eng->syms, price->instrument, strlen(price->instrument));

@@ -36,6 +36,7 @@
 #include "core/policy.h"
 #include "core/symtab.h"
 #include "core/vol.h"
+#include "core/errfmt.h"
 
 #define FORMAT_INSTRUMENT 1
 #define FORMAT_PARTITION  1
@@ -44,13 +45,6 @@
 #define F_BK_SIGMA 0x02u
 #define F_BK_MARK  0x04u
 #define F_BK_LIMIT 0x08u
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 _Static_assert(LVC_ENGINE_POS_STATE_SIZE == LVC_BOOK_STATE_SIZE,
                "the engine's position state is the book's");
@@ -622,16 +616,17 @@ lvc_err_t lvc_engine_restore_instrument(lvc_engine_t *eng, const char *instrumen
 	lvc_err_t err, ret = LVC_OK;
 
 	if (instrument == NULL || instrument[0] == '\0') {
-		ERR("state: an instrument needs a name");
+		LVC_ERRF("state: an instrument needs a name");
 		return LVC_ERR_DECODE;
 	}
 	if (parse_instrument(buf, len, &s) != 0) {
-		ERR("state of %s: %zu bytes are not an instrument snapshot of format %d",
-		    instrument, len, FORMAT_INSTRUMENT);
+		LVC_ERRF("state of %s: %zu bytes are not an instrument snapshot of format %d",
+		         instrument, len, FORMAT_INSTRUMENT);
 		return LVC_ERR_DECODE;
 	}
 	if (lvc__engine_part(eng, s.partition) == NULL) {
-		ERR("state of %s: out of memory for partition %d", instrument, (int)s.partition);
+		LVC_ERRF("state of %s: out of memory for partition %d", instrument,
+		         (int)s.partition);
 		return LVC_ERR_NOMEM;
 	}
 	if ((idx = lvc__engine_ins(eng, s.partition, instrument, errstr, errstr_size)) < 0) {
@@ -643,12 +638,13 @@ lvc_err_t lvc_engine_restore_instrument(lvc_engine_t *eng, const char *instrumen
 		lvc_vol_t *fresh = lvc_vol_new(&in->params->vol, in->params->lev.prior_sigma_ann);
 
 		if (fresh == NULL) {
-			ERR("state of %s: out of memory", instrument);
+			LVC_ERRF("state of %s: out of memory", instrument);
 			return LVC_ERR_NOMEM;
 		}
 		lvc_vol_destroy(in->vol);
 		in->vol = fresh;
-		ERR("state of %s: the volatility state (%zu bytes) does not fit the configured "
+		LVC_ERRF(
+		    "state of %s: the volatility state (%zu bytes) does not fit the configured "
 		    "estimators; they start afresh (seq and limits continue)",
 		    instrument, s.vol_len);
 		ret = LVC_ERR_CONFIG;
@@ -673,7 +669,7 @@ lvc_err_t lvc_engine_restore_instrument(lvc_engine_t *eng, const char *instrumen
 	in->bk_limit = NULL;
 	if (s.flags & F_BK_LIMIT) {
 		if ((in->bk_limit = malloc(sizeof(*in->bk_limit))) == NULL) {
-			ERR("state of %s: out of memory", instrument);
+			LVC_ERRF("state of %s: out of memory", instrument);
 			return LVC_ERR_NOMEM;
 		}
 		*in->bk_limit = s.lim;
@@ -693,7 +689,7 @@ lvc_err_t lvc_engine_restore_instrument(lvc_engine_t *eng, const char *instrumen
 		return err;
 	}
 	if ((err = remember_restored(eng, idx)) != LVC_OK) {
-		ERR("state of %s: out of memory", instrument);
+		LVC_ERRF("state of %s: out of memory", instrument);
 		return err;
 	}
 	return ret;
@@ -708,12 +704,13 @@ lvc_err_t lvc_engine_restore_partition(lvc_engine_t *eng, int32_t partition, con
 
 	if (buf == NULL || get_u8(&r) != FORMAT_PARTITION || (clock = get_i64(&r), r.bad) ||
 	    r.at != len) {
-		ERR("state of partition %d: %zu bytes are not a partition snapshot of format %d",
+		LVC_ERRF(
+		    "state of partition %d: %zu bytes are not a partition snapshot of format %d",
 		    (int)partition, len, FORMAT_PARTITION);
 		return LVC_ERR_DECODE;
 	}
 	if ((p = lvc__engine_part(eng, partition)) == NULL) {
-		ERR("state of partition %d: not allowed or out of memory", (int)partition);
+		LVC_ERRF("state of partition %d: not allowed or out of memory", (int)partition);
 		return partition < 0 ? LVC_ERR_DECODE : LVC_ERR_NOMEM;
 	}
 	p->clock_us = clock;
@@ -775,7 +772,7 @@ lvc_err_t lvc_engine_restore_finish(lvc_engine_t *eng, char *errstr, size_t errs
 		return LVC_OK;
 	}
 	if ((ord = malloc(eng->restored_n * sizeof(*ord))) == NULL) {
-		ERR("restoring state: out of memory");
+		LVC_ERRF("restoring state: out of memory");
 		return LVC_ERR_NOMEM;
 	}
 	/* Staleness lists: an instrument's place is given by its newest tick,
@@ -825,13 +822,14 @@ lvc_err_t lvc_engine_restore_finish(lvc_engine_t *eng, char *errstr, size_t errs
 		lim->config_id = eng->config_id;
 		err = lvc_book_on_limit(eng->book, lim, why, sizeof(why));
 		if (err == LVC_ERR_INVALID) {
-			ERR("state of %s: the book refused its limit: %s", lim->instrument, why);
+			LVC_ERRF("state of %s: the book refused its limit: %s", lim->instrument,
+			         why);
 			err = LVC_ERR_DECODE;
 		} else if (err != LVC_OK && err != LVC_ERR_NOMEM) {
-			ERR("state of %s: emitting a warning failed", lim->instrument);
+			LVC_ERRF("state of %s: emitting a warning failed", lim->instrument);
 			err = LVC_ERR_STATE;
 		} else if (err == LVC_ERR_NOMEM) {
-			ERR("state of %s: out of memory", lim->instrument);
+			LVC_ERRF("state of %s: out of memory", lim->instrument);
 		}
 	}
 	for (size_t i = 0; i < eng->restored_n; i++) {

@@ -34,6 +34,7 @@
 
 #include "io/http.h"
 #include "io/log.h"
+#include "core/errfmt.h"
 
 #define CONNECTION_LIMIT     32
 #define CONNECTION_TIMEOUT_S 10
@@ -44,13 +45,6 @@ struct lvc_http_s {
 	lvc_health_t *health;
 	int port;
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 /* ---- health ------------------------------------------------------------ */
 
@@ -256,7 +250,8 @@ static int open_listener(const char *addr, int *port_out, char *errstr, size_t e
 	int fd = -1, one = 1, rc;
 
 	if (split_listen(addr, host, sizeof(host), port, sizeof(port)) != 0) {
-		ERR("metrics.listen %s: not an address; allowed: HOST:PORT, [IPV6]:PORT or :PORT "
+		LVC_ERRF(
+		    "metrics.listen %s: not an address; allowed: HOST:PORT, [IPV6]:PORT or :PORT "
 		    "with PORT 0 to 65535",
 		    addr);
 		return -1;
@@ -266,11 +261,11 @@ static int open_listener(const char *addr, int *port_out, char *errstr, size_t e
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai)) != 0) {
-		ERR("metrics.listen %s: %s", addr, gai_strerror(rc));
+		LVC_ERRF("metrics.listen %s: %s", addr, gai_strerror(rc));
 		return -1;
 	}
 	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0) {
-		ERR("metrics.listen %s: socket: %s", addr, strerror(errno));
+		LVC_ERRF("metrics.listen %s: socket: %s", addr, strerror(errno));
 		goto fail;
 	}
 	/* Lets a restarted process bind while old connections linger in
@@ -279,16 +274,16 @@ static int open_listener(const char *addr, int *port_out, char *errstr, size_t e
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 		int e = errno;
 
-		ERR("metrics.listen %s: %s", addr,
-		    e == EADDRINUSE ? "address already in use" : strerror(e));
+		LVC_ERRF("metrics.listen %s: %s", addr,
+		         e == EADDRINUSE ? "address already in use" : strerror(e));
 		goto fail;
 	}
 	if (listen(fd, 64) != 0) {
-		ERR("metrics.listen %s: listen: %s", addr, strerror(errno));
+		LVC_ERRF("metrics.listen %s: listen: %s", addr, strerror(errno));
 		goto fail;
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		ERR("metrics.listen %s: getsockname: %s", addr, strerror(errno));
+		LVC_ERRF("metrics.listen %s: getsockname: %s", addr, strerror(errno));
 		goto fail;
 	}
 	*port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
@@ -310,11 +305,11 @@ lvc_http_t *lvc_http_start(const char *addr, lvc_metrics_t *reg, lvc_health_t *h
 	int fd = -1;
 
 	if (addr == NULL || addr[0] == '\0') {
-		ERR("metrics.listen is empty: the endpoint is disabled");
+		LVC_ERRF("metrics.listen is empty: the endpoint is disabled");
 		return NULL;
 	}
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
-		ERR("metrics.listen %s: out of memory", addr);
+		LVC_ERRF("metrics.listen %s: out of memory", addr);
 		return NULL;
 	}
 	srv->reg = reg;
@@ -328,7 +323,8 @@ lvc_http_t *lvc_http_start(const char *addr, lvc_metrics_t *reg, lvc_health_t *h
 	    (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		ERR("metrics.listen %s: libmicrohttpd could not start its server thread", addr);
+		LVC_ERRF("metrics.listen %s: libmicrohttpd could not start its server thread",
+		         addr);
 		goto fail;
 	}
 	return srv;

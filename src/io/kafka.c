@@ -31,6 +31,7 @@
 
 #include "io/kafka.h"
 #include "io/log.h"
+#include "core/errfmt.h"
 
 struct lvc_kafka_s {
 	rd_kafka_t *rk;
@@ -56,13 +57,6 @@ struct lvc_mock_s {
 	rd_kafka_t *rk;
 	rd_kafka_mock_cluster_t *mc;
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 /* Remembers (once) that a broker refused our SASL credentials. reason is
  * librdkafka's "[thrd:..]: sasl_plaintext://HOST:PORT/ID: SASL
@@ -125,7 +119,7 @@ static int auth_check(lvc_kafka_t *k, char *errstr, size_t errstr_size)
 	if (atomic_load(&k->auth) != 2) {
 		return 0;
 	}
-	ERR("%s", k->auth_msg);
+	LVC_ERRF("%s", k->auth_msg);
 	return 1;
 }
 
@@ -195,7 +189,7 @@ static int conf_apply(rd_kafka_conf_t *conf, const lvc_kv_t *kv, size_t n, const
 		if (rd_kafka_conf_set(conf, kv[i].key, kv[i].value, why, sizeof(why)) !=
 		    RD_KAFKA_CONF_OK) {
 			/* A secret's value is never echoed. */
-			ERR("%s%s: %s", what, kv[i].key, why);
+			LVC_ERRF("%s%s: %s", what, kv[i].key, why);
 			return -1;
 		}
 	}
@@ -303,7 +297,7 @@ lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 	char why[512];
 
 	if (k == NULL) {
-		ERR("out of memory creating the consumer");
+		LVC_ERRF("out of memory creating the consumer");
 		return NULL;
 	}
 	k->consumer = 1;
@@ -316,7 +310,7 @@ lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	if ((k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why))) == NULL) {
-		ERR("creating the consumer: %s", why);
+		LVC_ERRF("creating the consumer: %s", why);
 		rd_kafka_conf_destroy(conf);
 		free(k);
 		return NULL;
@@ -330,7 +324,7 @@ lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 		err = rd_kafka_subscribe(k->rk, subs);
 		rd_kafka_topic_partition_list_destroy(subs);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ERR("subscribing: %s", rd_kafka_err2str(err));
+			LVC_ERRF("subscribing: %s", rd_kafka_err2str(err));
 			rd_kafka_destroy(k->rk);
 			free(k);
 			return NULL;
@@ -365,7 +359,7 @@ lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char
 		return LVC_ERR_FATAL;
 	}
 	if (atomic_load(&c->fatal)) {
-		ERR("the consumer hit a fatal error (logged above)");
+		LVC_ERRF("the consumer hit a fatal error (logged above)");
 		return LVC_ERR_FATAL;
 	}
 	if ((rkm = rd_kafka_consumer_poll(c->rk, timeout_ms)) == NULL) {
@@ -390,8 +384,8 @@ lvc_err_t lvc_consumer_poll(lvc_kafka_t *c, int timeout_ms, lvc_msg_t *out, char
 			rd_kafka_message_destroy(rkm);
 			return LVC_ERR_NOT_FOUND;
 		}
-		ERR("%s [%d]: %s", rkm->rkt != NULL ? rd_kafka_topic_name(rkm->rkt) : "-",
-		    (int)rkm->partition, rd_kafka_message_errstr(rkm));
+		LVC_ERRF("%s [%d]: %s", rkm->rkt != NULL ? rd_kafka_topic_name(rkm->rkt) : "-",
+		         (int)rkm->partition, rd_kafka_message_errstr(rkm));
 		rd_kafka_message_destroy(rkm);
 		return ret;
 	}
@@ -425,8 +419,8 @@ lvc_err_t lvc_consumer_store(lvc_kafka_t *c, const char *topic, int32_t partitio
 	err = rd_kafka_offsets_store(c->rk, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("storing offset %lld of %s [%d]: %s", (long long)next_offset, topic,
-		    (int)partition, rd_kafka_err2str(err));
+		LVC_ERRF("storing offset %lld of %s [%d]: %s", (long long)next_offset, topic,
+		         (int)partition, rd_kafka_err2str(err));
 		return LVC_ERR_KAFKA;
 	}
 	return LVC_OK;
@@ -439,7 +433,7 @@ lvc_err_t lvc_consumer_commit(lvc_kafka_t *c, char *errstr, size_t errstr_size)
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
 		return LVC_OK;
 	}
-	ERR("committing offsets: %s", rd_kafka_err2str(err));
+	LVC_ERRF("committing offsets: %s", rd_kafka_err2str(err));
 	return LVC_ERR_KAFKA;
 }
 
@@ -476,8 +470,8 @@ lvc_err_t lvc_consumer_assign_tables(lvc_kafka_t *c, const char *const *topics, 
 				nanosleep(&(struct timespec){ 0, 250 * 1000 * 1000 }, NULL);
 			}
 			if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-				ERR("end offset of %s [%d]: %s", topics[t], p,
-				    rd_kafka_err2str(err));
+				LVC_ERRF("end offset of %s [%d]: %s", topics[t], p,
+				         rd_kafka_err2str(err));
 				goto out;
 			}
 			rd_kafka_topic_partition_list_add(l, topics[t], p)->offset =
@@ -486,7 +480,7 @@ lvc_err_t lvc_consumer_assign_tables(lvc_kafka_t *c, const char *const *topics, 
 		}
 	}
 	if ((err = rd_kafka_assign(c->rk, l)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("assigning the table topics: %s", rd_kafka_err2str(err));
+		LVC_ERRF("assigning the table topics: %s", rd_kafka_err2str(err));
 		goto out;
 	}
 	if (c->table_ends != NULL) {
@@ -568,7 +562,7 @@ lvc_kafka_t *lvc_producer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 	char why[512];
 
 	if (k == NULL) {
-		ERR("out of memory creating the producer");
+		LVC_ERRF("out of memory creating the producer");
 		return NULL;
 	}
 	k->delivery = delivery;
@@ -580,7 +574,7 @@ lvc_kafka_t *lvc_producer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
 	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why))) == NULL) {
-		ERR("creating the producer: %s", why);
+		LVC_ERRF("creating the producer: %s", why);
 		rd_kafka_conf_destroy(conf);
 		free(k);
 		return NULL;
@@ -614,7 +608,7 @@ lvc_err_t lvc_produce(lvc_kafka_t *p, const char *topic, int32_t partition, cons
 		/* On failure the headers were not taken over. */
 		rd_kafka_headers_destroy(hdrs);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			ERR("producing to %s: %s", topic, rd_kafka_err2str(err));
+			LVC_ERRF("producing to %s: %s", topic, rd_kafka_err2str(err));
 			return err == RD_KAFKA_RESP_ERR__FATAL ? LVC_ERR_FATAL : LVC_ERR_KAFKA;
 		}
 		/* The local queue is full: serve delivery reports until there is
@@ -633,8 +627,8 @@ lvc_err_t lvc_producer_flush(lvc_kafka_t *p, int timeout_ms, char *errstr, size_
 	rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
 
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("flushing the producer: %s (%d message(s) still queued)", rd_kafka_err2str(err),
-		    rd_kafka_outq_len(p->rk));
+		LVC_ERRF("flushing the producer: %s (%d message(s) still queued)",
+		         rd_kafka_err2str(err), rd_kafka_outq_len(p->rk));
 		return LVC_ERR_KAFKA;
 	}
 	return LVC_OK;
@@ -666,7 +660,7 @@ lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeo
 	int slice = 250;
 
 	if (rkt == NULL) {
-		ERR("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+		LVC_ERRF("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
 		return LVC_ERR_KAFKA;
 	}
 	/* In growing slices: rd_kafka_metadata() waits its whole timeout for
@@ -684,13 +678,13 @@ lvc_err_t lvc_kafka_partition_count(lvc_kafka_t *k, const char *topic, int timeo
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && auth_check(k, errstr, errstr_size)) {
 		ret = LVC_ERR_FATAL;
 	} else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("metadata of topic %s: %s", topic, rd_kafka_err2str(err));
+		LVC_ERRF("metadata of topic %s: %s", topic, rd_kafka_err2str(err));
 		ret = LVC_ERR_KAFKA;
 	} else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rd_kafka_resp_err_t terr =
 		    md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN;
 
-		ERR("topic %s: %s", topic, rd_kafka_err2str(terr));
+		LVC_ERRF("topic %s: %s", topic, rd_kafka_err2str(terr));
 		ret = terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? LVC_ERR_NOT_FOUND
 		                                                      : LVC_ERR_KAFKA;
 	} else {
@@ -736,20 +730,20 @@ lvc_mock_t *lvc_mock_new(int brokers, char *errstr, size_t errstr_size)
 	char why[512];
 
 	if (m == NULL) {
-		ERR("out of memory creating the mock cluster");
+		LVC_ERRF("out of memory creating the mock cluster");
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	/* This handle only hosts the mock brokers. */
 	if ((m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why))) == NULL) {
-		ERR("creating the mock cluster's handle: %s", why);
+		LVC_ERRF("creating the mock cluster's handle: %s", why);
 		rd_kafka_conf_destroy(conf);
 		free(m);
 		return NULL;
 	}
 	if ((m->mc = rd_kafka_mock_cluster_new(m->rk, brokers)) == NULL) {
-		ERR("creating the mock cluster failed");
+		LVC_ERRF("creating the mock cluster failed");
 		rd_kafka_destroy(m->rk);
 		free(m);
 		return NULL;
@@ -809,7 +803,7 @@ lvc_err_t lvc_consumer_assign(lvc_kafka_t *c, const lvc_tpo_t *tps, size_t n, ch
 		rd_kafka_topic_partition_list_destroy(l);
 	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("assigning %zu partition(s): %s", n, rd_kafka_err2str(err));
+		LVC_ERRF("assigning %zu partition(s): %s", n, rd_kafka_err2str(err));
 		return LVC_ERR_KAFKA;
 	}
 	return LVC_OK;
@@ -828,8 +822,8 @@ lvc_err_t lvc_consumer_pause(lvc_kafka_t *c, const char *topic, int32_t partitio
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, (int)partition,
-		    rd_kafka_err2str(err));
+		LVC_ERRF("%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, (int)partition,
+		         rd_kafka_err2str(err));
 		return LVC_ERR_KAFKA;
 	}
 	return LVC_OK;
@@ -843,15 +837,15 @@ lvc_err_t lvc_consumer_committed(lvc_kafka_t *c, lvc_tpo_t *tps, size_t n, int t
 	lvc_err_t ret = LVC_OK;
 
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("committed offsets of %zu partition(s): %s", n, rd_kafka_err2str(err));
+		LVC_ERRF("committed offsets of %zu partition(s): %s", n, rd_kafka_err2str(err));
 		ret = LVC_ERR_KAFKA;
 	}
 	for (int i = 0; ret == LVC_OK && i < l->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &l->elems[i];
 
 		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ERR("committed offset of %s [%d]: %s", tp->topic, (int)tp->partition,
-			    rd_kafka_err2str(tp->err));
+			LVC_ERRF("committed offset of %s [%d]: %s", tp->topic, (int)tp->partition,
+			         rd_kafka_err2str(tp->err));
 			ret = LVC_ERR_KAFKA;
 			break;
 		}
@@ -874,15 +868,15 @@ lvc_err_t lvc_consumer_seek(lvc_kafka_t *c, const lvc_tpo_t *tps, size_t n, int 
 		}
 	}
 	if ((error = rd_kafka_seek_partitions(c->rk, l, timeout_ms)) != NULL) {
-		ERR("seeking %zu partition(s): %s", n, rd_kafka_error_string(error));
+		LVC_ERRF("seeking %zu partition(s): %s", n, rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 		ret = LVC_ERR_KAFKA;
 	}
 	for (int i = 0; ret == LVC_OK && i < l->cnt; i++) {
 		if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ERR("seeking %s [%d] to %lld: %s", l->elems[i].topic,
-			    (int)l->elems[i].partition, (long long)tps[i].offset,
-			    rd_kafka_err2str(l->elems[i].err));
+			LVC_ERRF("seeking %s [%d] to %lld: %s", l->elems[i].topic,
+			         (int)l->elems[i].partition, (long long)tps[i].offset,
+			         rd_kafka_err2str(l->elems[i].err));
 			ret = LVC_ERR_KAFKA;
 		}
 	}
@@ -915,7 +909,7 @@ lvc_err_t lvc_kafka_watermarks(lvc_kafka_t *k, const char *topic, int32_t partit
 	    rd_kafka_query_watermark_offsets(k->rk, topic, partition, lo, hi, timeout_ms);
 
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("offsets of %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
+		LVC_ERRF("offsets of %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
 		return err == RD_KAFKA_RESP_ERR__FATAL ? LVC_ERR_FATAL : LVC_ERR_KAFKA;
 	}
 	return LVC_OK;
@@ -929,14 +923,14 @@ lvc_err_t lvc_kafka_offsets_for_times(lvc_kafka_t *k, lvc_tpo_t *tps, size_t n, 
 	lvc_err_t ret = LVC_OK;
 
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("offsets for times of %zu partition(s): %s", n, rd_kafka_err2str(err));
+		LVC_ERRF("offsets for times of %zu partition(s): %s", n, rd_kafka_err2str(err));
 		ret = LVC_ERR_KAFKA;
 	}
 	for (int i = 0; ret == LVC_OK && i < l->cnt; i++) {
 		if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ERR("offset for time %lld of %s [%d]: %s", (long long)tps[i].offset,
-			    l->elems[i].topic, (int)l->elems[i].partition,
-			    rd_kafka_err2str(l->elems[i].err));
+			LVC_ERRF("offset for time %lld of %s [%d]: %s", (long long)tps[i].offset,
+			         l->elems[i].topic, (int)l->elems[i].partition,
+			         rd_kafka_err2str(l->elems[i].err));
 			ret = LVC_ERR_KAFKA;
 			break;
 		}
@@ -979,27 +973,28 @@ lvc_err_t lvc_kafka_topic_describe(lvc_kafka_t *k, const char *topic, int timeou
 	o = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
 	if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, why, sizeof(why)) !=
 	    RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("describing topic %s: %s", topic, why);
+		LVC_ERRF("describing topic %s: %s", topic, why);
 		goto out;
 	}
 	cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
 	rd_kafka_DescribeConfigs(k->rk, &cr, 1, o, q);
 	if ((ev = admin_wait(q, timeout_ms)) == NULL) {
-		ERR("describing topic %s: no answer within %d ms", topic, timeout_ms);
+		LVC_ERRF("describing topic %s: no answer within %d ms", topic, timeout_ms);
 		goto out;
 	}
 	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("describing topic %s: %s", topic, rd_kafka_event_error_string(ev));
+		LVC_ERRF("describing topic %s: %s", topic, rd_kafka_event_error_string(ev));
 		goto out;
 	}
 	res = rd_kafka_event_DescribeConfigs_result(ev);
 	rs = res != NULL ? rd_kafka_DescribeConfigs_result_resources(res, &rs_n) : NULL;
 	if (rs == NULL || rs_n != 1) {
-		ERR("describing topic %s: no result", topic);
+		LVC_ERRF("describing topic %s: no result", topic);
 		goto out;
 	}
 	if (rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("describing topic %s: %s", topic, rd_kafka_ConfigResource_error_string(rs[0]));
+		LVC_ERRF("describing topic %s: %s", topic,
+		         rd_kafka_ConfigResource_error_string(rs[0]));
 		ret =
 		    rd_kafka_ConfigResource_error(rs[0]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
 		        ? LVC_ERR_NOT_FOUND
@@ -1049,39 +1044,39 @@ lvc_err_t lvc_kafka_topic_create(lvc_kafka_t *k, const char *topic, int partitio
 	        RD_KAFKA_RESP_ERR_NO_ERROR ||
 	    rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, why, sizeof(why)) !=
 	        RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("creating topic %s: %s", topic, why);
+		LVC_ERRF("creating topic %s: %s", topic, why);
 		goto out;
 	}
 	if ((nt = rd_kafka_NewTopic_new(topic, partitions, -1, why, sizeof(why))) == NULL) {
-		ERR("creating topic %s: %s", topic, why);
+		LVC_ERRF("creating topic %s: %s", topic, why);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (rd_kafka_NewTopic_set_config(nt, configs[i].key, configs[i].value) !=
 		    RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ERR("creating topic %s: config %s=%s refused", topic, configs[i].key,
-			    configs[i].value);
+			LVC_ERRF("creating topic %s: config %s=%s refused", topic, configs[i].key,
+			         configs[i].value);
 			goto out;
 		}
 	}
 	rd_kafka_CreateTopics(k->rk, &nt, 1, o, q);
 	if ((ev = admin_wait(q, timeout_ms)) == NULL) {
-		ERR("creating topic %s: no answer within %d ms", topic, timeout_ms);
+		LVC_ERRF("creating topic %s: no answer within %d ms", topic, timeout_ms);
 		goto out;
 	}
 	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ERR("creating topic %s: %s", topic, rd_kafka_event_error_string(ev));
+		LVC_ERRF("creating topic %s: %s", topic, rd_kafka_event_error_string(ev));
 		goto out;
 	}
 	res = rd_kafka_event_CreateTopics_result(ev);
 	tr = res != NULL ? rd_kafka_CreateTopics_result_topics(res, &tr_n) : NULL;
 	if (tr == NULL || tr_n != 1) {
-		ERR("creating topic %s: no result", topic);
+		LVC_ERRF("creating topic %s: no result", topic);
 		goto out;
 	}
 	if (rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-		ERR("creating topic %s: %s", topic, rd_kafka_topic_result_error_string(tr[0]));
+		LVC_ERRF("creating topic %s: %s", topic, rd_kafka_topic_result_error_string(tr[0]));
 		goto out;
 	}
 	ret = LVC_OK;
@@ -1114,10 +1109,10 @@ static lvc_err_t txn_fail(rd_kafka_error_t *error, const char *what, char *errst
 		 * retrying cannot mend. */
 		ret = LVC_ERR_FATAL;
 	}
-	ERR("%s: %s: %s (%s)", what, rd_kafka_error_name(error), rd_kafka_error_string(error),
-	    ret == LVC_ERR_FATAL   ? "fatal"
-	    : ret == LVC_ERR_STATE ? "the transaction must be aborted"
-	                           : "retriable");
+	LVC_ERRF("%s: %s: %s (%s)", what, rd_kafka_error_name(error), rd_kafka_error_string(error),
+	         ret == LVC_ERR_FATAL   ? "fatal"
+	         : ret == LVC_ERR_STATE ? "the transaction must be aborted"
+	                                : "retriable");
 	rd_kafka_error_destroy(error);
 	return ret;
 }
@@ -1147,7 +1142,7 @@ lvc_err_t lvc_txn_send_offsets(lvc_kafka_t *p, lvc_kafka_t *consumer, const lvc_
 
 	if (cgmd == NULL) {
 		rd_kafka_topic_partition_list_destroy(l);
-		ERR("sending offsets to the transaction: the consumer has no group metadata");
+		LVC_ERRF("sending offsets to the transaction: the consumer has no group metadata");
 		return LVC_ERR_STATE;
 	}
 	error = rd_kafka_send_offsets_to_transaction(p->rk, l, cgmd, timeout_ms);

@@ -20,13 +20,7 @@
 #include <jansson.h>
 
 #include "io/kafka_stats.h"
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
+#include "core/errfmt.h"
 
 lvc_kafka_stats_t *lvc_kafka_stats_new(void)
 {
@@ -56,7 +50,7 @@ static int get_str(const json_t *obj, const char *key, const char *path, const c
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		ERR("kafka statistics: %s.%s: expected a string", path, key);
+		LVC_ERRF("kafka statistics: %s.%s: expected a string", path, key);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -74,7 +68,7 @@ static int get_int(const json_t *obj, const char *key, const char *path, int64_t
 		return 0;
 	}
 	if (!json_is_integer(v)) {
-		ERR("kafka statistics: %s.%s: expected an integer", path, key);
+		LVC_ERRF("kafka statistics: %s.%s: expected an integer", path, key);
 		return -1;
 	}
 	*out = (int64_t)json_integer_value(v);
@@ -92,7 +86,7 @@ static int get_obj(const json_t *obj, const char *key, const char *path, const j
 		return 0;
 	}
 	if (!json_is_object(v)) {
-		ERR("kafka statistics: %s.%s: expected an object", path, key);
+		LVC_ERRF("kafka statistics: %s.%s: expected an object", path, key);
 		return -1;
 	}
 	*out = v;
@@ -126,7 +120,7 @@ static lvc_err_t parse_brokers(lvc_kafka_stats_t *st, const json_t *brokers, cha
 
 	if (grow((void **)&st->brokers, &st->brokers_cap_, json_object_size(brokers),
 	         sizeof(*st->brokers)) != 0) {
-		ERR("kafka statistics: out of memory");
+		LVC_ERRF("kafka statistics: out of memory");
 		return LVC_ERR_NOMEM;
 	}
 	json_object_foreach((json_t *)brokers, key, b)
@@ -139,7 +133,7 @@ static lvc_err_t parse_brokers(lvc_kafka_stats_t *st, const json_t *brokers, cha
 
 		snprintf(path, sizeof(path), "brokers[\"%.256s\"]", key);
 		if (!json_is_object(b)) {
-			ERR("kafka statistics: %s: expected an object", path);
+			LVC_ERRF("kafka statistics: %s: expected an object", path);
 			return LVC_ERR_DECODE;
 		}
 		memset(r, 0, sizeof(*r));
@@ -230,7 +224,7 @@ static lvc_err_t parse_topics(lvc_kafka_stats_t *st, const json_t *topics, char 
 
 		snprintf(path, sizeof(path), "topics[\"%.256s\"]", tkey);
 		if (!json_is_object(t)) {
-			ERR("kafka statistics: %s: expected an object", path);
+			LVC_ERRF("kafka statistics: %s: expected an object", path);
 			return LVC_ERR_DECODE;
 		}
 		if (get_str(t, "topic", path, &topic, errstr, errstr_size) != 0 ||
@@ -246,7 +240,7 @@ static lvc_err_t parse_topics(lvc_kafka_stats_t *st, const json_t *topics, char 
 		if (grow((void **)&st->partitions, &st->partitions_cap_,
 		         st->partitions_n + json_object_size(parts),
 		         sizeof(*st->partitions)) != 0) {
-			ERR("kafka statistics: out of memory");
+			LVC_ERRF("kafka statistics: out of memory");
 			return LVC_ERR_NOMEM;
 		}
 		json_object_foreach((json_t *)parts, pkey, po)
@@ -257,7 +251,7 @@ static lvc_err_t parse_topics(lvc_kafka_stats_t *st, const json_t *topics, char 
 
 			snprintf(ppath, sizeof(ppath), "%s.partitions[\"%.32s\"]", path, pkey);
 			if (!json_is_object(po)) {
-				ERR("kafka statistics: %s: expected an object", ppath);
+				LVC_ERRF("kafka statistics: %s: expected an object", ppath);
 				return LVC_ERR_DECODE;
 			}
 			if ((err = parse_partition(p, topic, po, ppath, errstr, errstr_size)) !=
@@ -286,12 +280,13 @@ lvc_err_t lvc_kafka_stats_parse(lvc_kafka_stats_t *st, const char *json, size_t 
 	st->name = st->type = NULL;
 	st->brokers_n = st->partitions_n = 0;
 	if ((doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		ERR("kafka statistics: line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		LVC_ERRF("kafka statistics: line %d column %d: %s", jerr.line, jerr.column,
+		         jerr.text);
 		return LVC_ERR_DECODE;
 	}
 	st->json_ = doc;
 	if (!json_is_object(doc)) {
-		ERR("kafka statistics: expected an object at the top level");
+		LVC_ERRF("kafka statistics: expected an object at the top level");
 		goto fail;
 	}
 	if (get_str(doc, "name", "$", &st->name, errstr, errstr_size) != 0 ||

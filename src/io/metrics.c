@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "io/metrics.h"
+#include "core/errfmt.h"
 
 #define DEFAULT_MAX_SERIES 64
 #define LAG_MAX_SERIES     1024
@@ -73,13 +74,6 @@ struct lvc_metrics_s {
 	size_t fams_n;
 	size_t fams_cap;
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 /* ---- doubles in atomics ---------------------------------------------- */
 
@@ -225,45 +219,47 @@ static int def_check(const lvc_metrics_t *reg, const lvc_family_def_t *def, char
 	const char *name = def->name != NULL ? def->name : "(null)";
 
 	if (!valid_metric_name(def->name)) {
-		ERR("metric name '%s' is not valid: allowed [a-zA-Z_:][a-zA-Z0-9_:]*", name);
+		LVC_ERRF("metric name '%s' is not valid: allowed [a-zA-Z_:][a-zA-Z0-9_:]*", name);
 		return -1;
 	}
 	if (def->type != LVC_METRIC_COUNTER && def->type != LVC_METRIC_GAUGE &&
 	    def->type != LVC_METRIC_HISTOGRAM) {
-		ERR("metric %s: type %d is not counter, gauge or histogram", name, (int)def->type);
+		LVC_ERRF("metric %s: type %d is not counter, gauge or histogram", name,
+		         (int)def->type);
 		return -1;
 	}
 	if (def->type == LVC_METRIC_COUNTER && !ends_with(def->name, "_total")) {
-		ERR("counter %s: a counter's name must end in _total", name);
+		LVC_ERRF("counter %s: a counter's name must end in _total", name);
 		return -1;
 	}
 	if (def->type != LVC_METRIC_COUNTER && ends_with(def->name, "_total")) {
-		ERR("%s %s: only counters end in _total", type_name(def->type), name);
+		LVC_ERRF("%s %s: only counters end in _total", type_name(def->type), name);
 		return -1;
 	}
 	if (def->help == NULL || strchr(def->help, '\n') != NULL) {
-		ERR("metric %s: help must be one line of text", name);
+		LVC_ERRF("metric %s: help must be one line of text", name);
 		return -1;
 	}
 	if (def->labels_n > LVC_METRIC_MAX_LABELS || (def->labels_n > 0 && def->labels == NULL)) {
-		ERR("metric %s: %zu label names; allowed: 0 to %d", name, def->labels_n,
-		    LVC_METRIC_MAX_LABELS);
+		LVC_ERRF("metric %s: %zu label names; allowed: 0 to %d", name, def->labels_n,
+		         LVC_METRIC_MAX_LABELS);
 		return -1;
 	}
 	for (size_t i = 0; i < def->labels_n; i++) {
 		if (!valid_label_name(def->labels[i])) {
-			ERR("metric %s: label name '%s' is not valid: allowed "
-			    "[a-zA-Z_][a-zA-Z0-9_]*, not starting with __",
-			    name, def->labels[i] != NULL ? def->labels[i] : "(null)");
+			LVC_ERRF("metric %s: label name '%s' is not valid: allowed "
+			         "[a-zA-Z_][a-zA-Z0-9_]*, not starting with __",
+			         name, def->labels[i] != NULL ? def->labels[i] : "(null)");
 			return -1;
 		}
 		if (def->type == LVC_METRIC_HISTOGRAM && strcmp(def->labels[i], "le") == 0) {
-			ERR("histogram %s: the label name 'le' is reserved for buckets", name);
+			LVC_ERRF("histogram %s: the label name 'le' is reserved for buckets", name);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(def->labels[i], def->labels[j]) == 0) {
-				ERR("metric %s: label name '%s' given twice", name, def->labels[i]);
+				LVC_ERRF("metric %s: label name '%s' given twice", name,
+				         def->labels[i]);
 				return -1;
 			}
 		}
@@ -271,17 +267,17 @@ static int def_check(const lvc_metrics_t *reg, const lvc_family_def_t *def, char
 	if (def->type == LVC_METRIC_HISTOGRAM) {
 		if (def->bounds == NULL || def->bounds_n == 0 ||
 		    def->bounds_n > LVC_METRIC_MAX_BUCKETS) {
-			ERR("histogram %s: %zu bucket bounds; allowed: 1 to %d", name,
-			    def->bounds_n, LVC_METRIC_MAX_BUCKETS);
+			LVC_ERRF("histogram %s: %zu bucket bounds; allowed: 1 to %d", name,
+			         def->bounds_n, LVC_METRIC_MAX_BUCKETS);
 			return -1;
 		}
 		for (size_t i = 0; i < def->bounds_n; i++) {
 			if (!isfinite(def->bounds[i]) ||
 			    (i > 0 && def->bounds[i] <= def->bounds[i - 1])) {
-				ERR("histogram %s: bucket bound %zu (%g) must be finite and "
-				    "greater "
-				    "than the one before",
-				    name, i, def->bounds[i]);
+				LVC_ERRF("histogram %s: bucket bound %zu (%g) must be finite and "
+				         "greater "
+				         "than the one before",
+				         name, i, def->bounds[i]);
 				return -1;
 			}
 		}
@@ -296,7 +292,7 @@ static int def_check(const lvc_metrics_t *reg, const lvc_family_def_t *def, char
 		     strncmp(def->name, other, n) == 0 &&
 		     (strcmp(def->name + n, "_bucket") == 0 || strcmp(def->name + n, "_sum") == 0 ||
 		      strcmp(def->name + n, "_count") == 0))) {
-			ERR("metric %s is already registered", name);
+			LVC_ERRF("metric %s is already registered", name);
 			return -1;
 		}
 	}
@@ -383,7 +379,7 @@ lvc_family_t *lvc_metrics_add(lvc_metrics_t *reg, const lvc_family_def_t *def, c
 	pthread_mutex_unlock(&reg->lock);
 	return f;
 nomem:
-	ERR("metric %s: out of memory", def->name);
+	LVC_ERRF("metric %s: out of memory", def->name);
 fail:
 	family_free(f);
 	pthread_mutex_unlock(&reg->lock);
@@ -823,7 +819,7 @@ lvc_stage_metrics_t *lvc_stage_metrics_new(const lvc_config_t *cfg, const char *
 	const char *topics[LVC_SM_IN__COUNT];
 
 	if (sm == NULL || (sm->reg = reg = lvc_metrics_new()) == NULL) {
-		ERR("out of memory creating the metrics registry");
+		LVC_ERRF("out of memory creating the metrics registry");
 		goto fail;
 	}
 	topics[LVC_SM_IN_TRADES] = cfg->topics.trades;
@@ -941,7 +937,7 @@ lvc_stage_metrics_t *lvc_stage_metrics_new(const lvc_config_t *cfg, const char *
 	lvc_gauge_set(sm->up, 1);
 	return sm;
 nomem:
-	ERR("out of memory creating the stage metrics");
+	LVC_ERRF("out of memory creating the stage metrics");
 fail:
 	lvc_stage_metrics_destroy(sm);
 	return NULL;

@@ -17,6 +17,7 @@
 #include "io/avro_validate.h"
 #include "io/codec.h"
 #include "io/state_codec.h"
+#include "core/errfmt.h"
 
 enum { F_KIND, F_FORMAT, F_CONFIG_ID, F_SOURCE, F_DATA, F__N };
 
@@ -35,13 +36,6 @@ struct lvc_state_codec_s {
 	char *buf;
 	size_t cap;
 };
-
-#define ERR(...)                                                    \
-	do {                                                        \
-		if (errstr_size > 0) {                              \
-			snprintf(errstr, errstr_size, __VA_ARGS__); \
-		}                                                   \
-	} while (0)
 
 void lvc_state_codec_destroy(lvc_state_codec_t *sc)
 {
@@ -77,11 +71,12 @@ lvc_state_codec_t *lvc_state_codec_new(char *errstr, size_t errstr_size)
 	const char *json = lvc_codec_schema_json(LVC_REC_STATE);
 
 	if (sc == NULL) {
-		ERR("out of memory creating the state codec");
+		LVC_ERRF("out of memory creating the state codec");
 		return NULL;
 	}
 	if (json == NULL || avro_schema_from_json_length(json, strlen(json), &sc->schema) != 0) {
-		ERR("schema StateSnapshot: %s", json == NULL ? "not embedded" : avro_strerror());
+		LVC_ERRF("schema StateSnapshot: %s",
+		         json == NULL ? "not embedded" : avro_strerror());
 		sc->schema = NULL;
 		goto fail;
 	}
@@ -89,7 +84,7 @@ lvc_state_codec_t *lvc_state_codec_new(char *errstr, size_t errstr_size)
 		int i = avro_schema_record_field_get_index(sc->schema, field_names[f]);
 
 		if (i < 0) {
-			ERR("schema StateSnapshot: no field %s", field_names[f]);
+			LVC_ERRF("schema StateSnapshot: no field %s", field_names[f]);
 			goto fail;
 		}
 		sc->idx[f] = (size_t)i;
@@ -99,12 +94,12 @@ lvc_state_codec_t *lvc_state_codec_new(char *errstr, size_t errstr_size)
 	}
 	if ((sc->iface = avro_generic_class_from_schema(sc->schema)) == NULL ||
 	    avro_generic_value_new(sc->iface, &sc->enc) != 0) {
-		ERR("schema StateSnapshot: %s", avro_strerror());
+		LVC_ERRF("schema StateSnapshot: %s", avro_strerror());
 		goto fail;
 	}
 	sc->have_enc = 1;
 	if (avro_generic_value_new(sc->iface, &sc->dec) != 0) {
-		ERR("schema StateSnapshot: %s", avro_strerror());
+		LVC_ERRF("schema StateSnapshot: %s", avro_strerror());
 		goto fail;
 	}
 	sc->have_dec = 1;
@@ -112,7 +107,7 @@ lvc_state_codec_t *lvc_state_codec_new(char *errstr, size_t errstr_size)
 	if ((sc->buf = malloc(sc->cap)) == NULL ||
 	    (sc->reader = avro_reader_memory(sc->buf, 0)) == NULL ||
 	    (sc->writer = avro_writer_memory(sc->buf, (int64_t)sc->cap)) == NULL) {
-		ERR("out of memory creating the state codec");
+		LVC_ERRF("out of memory creating the state codec");
 		goto fail;
 	}
 	return sc;
@@ -181,7 +176,7 @@ lvc_err_t lvc_state_decode(lvc_state_codec_t *sc, const void *buf, size_t len, l
 
 	memset(out, 0, sizeof(*out));
 	if (buf == NULL) {
-		ERR("StateSnapshot: a null value");
+		LVC_ERRF("StateSnapshot: a null value");
 		return LVC_ERR_DECODE;
 	}
 	if ((err = lvc__avro_check(sc->prog, buf, len, NULL, errstr, errstr_size)) != LVC_OK) {
@@ -189,33 +184,33 @@ lvc_err_t lvc_state_decode(lvc_state_codec_t *sc, const void *buf, size_t len, l
 	}
 	avro_reader_memory_set_source(sc->reader, (const char *)buf, (int64_t)len);
 	if (avro_value_read(sc->reader, &sc->dec) != 0) {
-		ERR("StateSnapshot: %s", avro_strerror());
+		LVC_ERRF("StateSnapshot: %s", avro_strerror());
 		return LVC_ERR_DECODE;
 	}
 	if (field(&sc->dec, sc->idx[F_KIND], &f) != 0 || avro_value_get_enum(&f, &kind) != 0 ||
 	    kind < 0 || kind >= LVC_STATE__COUNT) {
-		ERR("StateSnapshot.kind: not a known kind");
+		LVC_ERRF("StateSnapshot.kind: not a known kind");
 		return LVC_ERR_DECODE;
 	}
 	out->kind = (lvc_state_kind_t)kind;
 	if (field(&sc->dec, sc->idx[F_FORMAT], &f) != 0 ||
 	    avro_value_get_int(&f, &out->format_version) != 0) {
-		ERR("StateSnapshot.format_version: %s", avro_strerror());
+		LVC_ERRF("StateSnapshot.format_version: %s", avro_strerror());
 		return LVC_ERR_DECODE;
 	}
 	if (field(&sc->dec, sc->idx[F_CONFIG_ID], &f) != 0 ||
 	    avro_value_get_string(&f, &s, &n) != 0) {
-		ERR("StateSnapshot.config_id: %s", avro_strerror());
+		LVC_ERRF("StateSnapshot.config_id: %s", avro_strerror());
 		return LVC_ERR_DECODE;
 	}
 	out->config_id = s;
 	if (field(&sc->dec, sc->idx[F_SOURCE], &f) != 0 || avro_value_get_string(&f, &s, &n) != 0) {
-		ERR("StateSnapshot.source: %s", avro_strerror());
+		LVC_ERRF("StateSnapshot.source: %s", avro_strerror());
 		return LVC_ERR_DECODE;
 	}
 	out->source = s;
 	if (field(&sc->dec, sc->idx[F_DATA], &f) != 0 || avro_value_get_bytes(&f, &b, &n) != 0) {
-		ERR("StateSnapshot.data: %s", avro_strerror());
+		LVC_ERRF("StateSnapshot.data: %s", avro_strerror());
 		return LVC_ERR_DECODE;
 	}
 	out->data = b;
