@@ -84,6 +84,13 @@ typedef struct rnode_s {
 	const uint8_t **slices; /* ROP_RECORD: scratch, 2 per writer field */
 } rnode_t;
 
+/* A growing output buffer: a failed growth sets oom and drops what follows. */
+typedef struct obuf_s {
+	uint8_t *p;
+	size_t n, cap;
+	int oom;
+} obuf_t;
+
 struct lvc_resolver_s {
 	lvc_rec_type_t type;
 	int identity;
@@ -91,9 +98,7 @@ struct lvc_resolver_s {
 	json_t *wjson, *rjson;
 	lvc__avro_prog_t *wprog;
 	rnode_t *root;
-	uint8_t *buf;
-	size_t len, cap;
-	int oom;
+	obuf_t out; /* the re-encoded record of the last run */
 };
 
 /* ---- building ------------------------------------------------------------------ */
@@ -301,12 +306,6 @@ static int matches(avro_schema_t w, avro_schema_t r)
 }
 
 /* ---- defaults as binary ---- */
-
-typedef struct obuf_s {
-	uint8_t *p;
-	size_t n, cap;
-	int oom;
-} obuf_t;
 
 static void ob_put(obuf_t *o, const void *src, size_t n)
 {
@@ -848,43 +847,6 @@ typedef struct rctx_s {
 	size_t errstr_size;
 } rctx_t;
 
-static void out_put(lvc_resolver_t *r, const void *src, size_t n)
-{
-	if (r->oom) {
-		return;
-	}
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 512;
-		uint8_t *p;
-
-		while (cap < r->len + n) {
-			cap *= 2;
-		}
-		if (cap > LVC__RES_MAX_OUT || (p = realloc(r->buf, cap)) == NULL) {
-			r->oom = 1;
-			return;
-		}
-		r->buf = p;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, src, n);
-	r->len += n;
-}
-
-static void out_long(lvc_resolver_t *r, int64_t v)
-{
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-	uint8_t b[10];
-	size_t n = 0;
-
-	while (z >= 0x80) {
-		b[n++] = (uint8_t)(z | 0x80);
-		z >>= 7;
-	}
-	b[n++] = (uint8_t)z;
-	out_put(r, b, n);
-}
-
 /* The bytes were validated against the writer schema; the bounds checks
  * here only keep a bug from reading past the end. */
 static int rd_long(const uint8_t **p, const uint8_t *end, int64_t *v)
@@ -924,7 +886,7 @@ static lvc_err_t run_blocks(rctx_t *c, const rnode_t *n, const uint8_t **p, cons
 			count = -count;
 		}
 		if (emit) {
-			out_long(c->r, count);
+			ob_long(&c->r->out, count);
 		}
 		for (int64_t i = 0; i < count; i++) {
 			if (n->op == ROP_MAP) {
@@ -934,8 +896,8 @@ static lvc_err_t run_blocks(rctx_t *c, const rnode_t *n, const uint8_t **p, cons
 					return rtrunc(c, n);
 				}
 				if (emit) {
-					out_long(c->r, kl);
-					out_put(c->r, *p, (size_t)kl);
+					ob_long(&c->r->out, kl);
+					ob_put(&c->r->out, *p, (size_t)kl);
 				}
 				*p += kl;
 			}
@@ -945,7 +907,7 @@ static lvc_err_t run_blocks(rctx_t *c, const rnode_t *n, const uint8_t **p, cons
 		}
 	}
 	if (emit) {
-		out_long(c->r, 0);
+		ob_long(&c->r->out, 0);
 	}
 	return LVC_OK;
 }
@@ -970,7 +932,7 @@ static lvc_err_t run_record(rctx_t *c, const rnode_t *n, const uint8_t **p, cons
 		const struct rfield *f = &n->rf[j];
 
 		if (f->w < 0) {
-			out_put(c->r, f->def, f->def_len);
+			ob_put(&c->r->out, f->def, f->def_len);
 			continue;
 		}
 		{
@@ -998,7 +960,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 			return rtrunc(c, n);
 		}
 		if (emit) {
-			out_put(r, *p, 1);
+			ob_put(&r->out, *p, 1);
 		}
 		*p += 1;
 		return LVC_OK;
@@ -1017,7 +979,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 			uint64_t u = 0;
 
 			if (n->op == ROP_VARINT) {
-				out_put(r, s, (size_t)(*p - s));
+				ob_put(&r->out, s, (size_t)(*p - s));
 			} else if (n->op == ROP_VARINT_F) {
 				uint32_t u4;
 
@@ -1025,13 +987,13 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 				for (int i = 0; i < 4; i++) {
 					b[i] = (uint8_t)(u4 >> (8 * i));
 				}
-				out_put(r, b, 4);
+				ob_put(&r->out, b, 4);
 			} else {
 				memcpy(&u, &d, 8);
 				for (int i = 0; i < 8; i++) {
 					b[i] = (uint8_t)(u >> (8 * i));
 				}
-				out_put(r, b, 8);
+				ob_put(&r->out, b, 8);
 			}
 		}
 		return LVC_OK;
@@ -1043,7 +1005,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 		}
 		if (emit) {
 			if (n->op == ROP_F4) {
-				out_put(r, *p, 4);
+				ob_put(&r->out, *p, 4);
 			} else {
 				uint32_t u4 = 0;
 				uint64_t u;
@@ -1060,7 +1022,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 				for (int i = 0; i < 8; i++) {
 					b[i] = (uint8_t)(u >> (8 * i));
 				}
-				out_put(r, b, 8);
+				ob_put(&r->out, b, 8);
 			}
 		}
 		*p += 4;
@@ -1070,7 +1032,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 			return rtrunc(c, n);
 		}
 		if (emit) {
-			out_put(r, *p, 8);
+			ob_put(&r->out, *p, 8);
 		}
 		*p += 8;
 		return LVC_OK;
@@ -1082,7 +1044,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 		}
 		*p += v;
 		if (emit) {
-			out_put(r, s, (size_t)(*p - s));
+			ob_put(&r->out, s, (size_t)(*p - s));
 		}
 		return LVC_OK;
 	}
@@ -1091,7 +1053,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 			return rtrunc(c, n);
 		}
 		if (emit) {
-			out_put(r, *p, n->size);
+			ob_put(&r->out, *p, n->size);
 		}
 		*p += n->size;
 		return LVC_OK;
@@ -1108,7 +1070,7 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 				    n->path, n->wsyms[v]);
 				return LVC_ERR_INVALID;
 			}
-			out_long(r, n->map[v]);
+			ob_long(&r->out, n->map[v]);
 		}
 		return LVC_OK;
 	case ROP_ARRAY:
@@ -1127,12 +1089,12 @@ static lvc_err_t run_node(rctx_t *c, const rnode_t *n, const uint8_t **p, const 
 			return LVC_ERR_INVALID;
 		}
 		if (emit && n->bidx[v] >= 0) {
-			out_long(r, n->bidx[v]);
+			ob_long(&r->out, n->bidx[v]);
 		}
 		return run_node(c, n->branch[v], p, end, emit);
 	case ROP_TO_RUNION:
 		if (emit) {
-			out_long(r, n->rbranch);
+			ob_long(&r->out, n->rbranch);
 		}
 		return run_node(c, n->child, p, end, emit);
 	}
@@ -1245,7 +1207,7 @@ void lvc_resolver_destroy(lvc_resolver_t *r)
 	}
 	json_decref(r->wjson);
 	json_decref(r->rjson);
-	free(r->buf);
+	free(r->out.p);
 	free(r);
 }
 
@@ -1271,16 +1233,16 @@ lvc_err_t lvc_resolver_run(lvc_resolver_t *r, const void *buf, size_t len, const
 	if ((err = lvc__avro_check(r->wprog, buf, len, NULL, errstr, errstr_size)) != LVC_OK) {
 		return err;
 	}
-	r->len = 0;
-	r->oom = 0;
+	r->out.n = 0;
+	r->out.oom = 0;
 	if ((err = run_node(&c, r->root, &p, end, 1)) != LVC_OK) {
 		return err;
 	}
-	if (r->oom) {
+	if (r->out.oom) {
 		snprintf(errstr, errstr_size, "out of memory re-encoding a record");
 		return LVC_ERR_NOMEM;
 	}
-	*out = r->buf;
-	*out_len = r->len;
+	*out = r->out.p;
+	*out_len = r->out.n;
 	return LVC_OK;
 }
