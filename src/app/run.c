@@ -491,15 +491,12 @@ static void flush_stores(stage_t *st)
 
 /* ---- records ---- */
 
-/* One record through the pipeline (tick: decoded already, or NULL). Tick
- * records are tracked for at-least-once commits; table records are not. */
-static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, const lvc_tick_t *tick, int tracked,
-                             char *why, size_t why_size)
+/* The pipeline's view of a consumed message of the given input. */
+static lvc_inrec_t inrec_of(const lvc_msg_t *m, lvc_input_t input)
 {
 	lvc_inrec_t in = { 0 };
-	lvc_err_t err;
 
-	in.input = input_of(st, m->topic);
+	in.input = input;
 	in.topic = m->topic;
 	in.partition = m->partition;
 	in.offset = m->offset;
@@ -507,6 +504,17 @@ static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, const lvc_tick_t *
 	in.key_len = m->key_len;
 	in.value = m->value;
 	in.value_len = m->value_len;
+	return in;
+}
+
+/* One record through the pipeline (tick: decoded already, or NULL). Tick
+ * records are tracked for at-least-once commits; table records are not. */
+static lvc_err_t process_msg(stage_t *st, const lvc_msg_t *m, const lvc_tick_t *tick, int tracked,
+                             char *why, size_t why_size)
+{
+	lvc_inrec_t in = inrec_of(m, input_of(st, m->topic));
+	lvc_err_t err;
+
 	lvc_counter_inc(st->sm->ticks_in[sm_input[in.input]]);
 	st->cur_tok = tracked && !st->eos
 	                  ? lvc_tracker_begin(st->trk, in.input, in.partition, in.offset)
@@ -842,7 +850,7 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 	int ln = strcmp(m->topic, st->cfg->topics.prices) == 0 ? LN_PRICES : LN_TRADES;
 	part_t *p;
 	qrec_t *q;
-	lvc_inrec_t in = { 0 };
+	lvc_inrec_t in;
 	int64_t ts;
 
 	if (m->partition < 0 || m->partition >= st->n_parts ||
@@ -855,14 +863,7 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 		lvc_msg_release(m);
 		return;
 	}
-	in.input = ln == LN_PRICES ? LVC_IN_PRICES : LVC_IN_TRADES;
-	in.topic = m->topic;
-	in.partition = m->partition;
-	in.offset = m->offset;
-	in.key = m->key;
-	in.key_len = m->key_len;
-	in.value = m->value;
-	in.value_len = m->value_len;
+	in = inrec_of(m, ln == LN_PRICES ? LVC_IN_PRICES : LVC_IN_TRADES);
 	if ((q = qrec_get(st)) == NULL) {
 		lvc_error("out of memory queueing a record");
 		lvc_msg_release(m);
