@@ -34,29 +34,6 @@ typedef struct replay_s {
 	uint64_t written;
 } replay_t;
 
-static char *base64(const unsigned char *p, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *s = malloc((n + 2) / 3 * 4 + 1), *o = s;
-
-	if (s == NULL) {
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-
-		v |= i + 1 < n ? (unsigned)p[i + 1] << 8 : 0;
-		v |= i + 2 < n ? p[i + 2] : 0;
-		*o++ = tab[(v >> 18) & 63];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return s;
-}
-
 static json_t *json_bytes_text(const void *p, size_t n)
 {
 	return p == NULL ? json_null() : json_stringn_nocheck(p, n);
@@ -71,10 +48,7 @@ static int write_jsonl(replay_t *r, const lvc_outrec_t *out)
 
 	if (out->kind == LVC_OUT_DEAD_LETTER) {
 		/* The original bytes, which are not a valid record: base64. */
-		char *b = base64(out->value, out->value_len);
-
-		value = b != NULL ? json_string(b) : NULL;
-		free(b);
+		value = lvc_json_base64(out->value, out->value_len);
 	} else if (lvc_codec_to_json(r->codec, out->type, out->value, out->value_len, &value, why,
 	                             sizeof(why)) != LVC_OK) {
 		lvc_error("converting an output to JSON: %s", why);

@@ -95,6 +95,11 @@ lvc_err_t lvc_codec_encode_warning(lvc_codec_t *codec, const lvc_warning_t *in, 
 lvc_err_t lvc_codec_to_json(lvc_codec_t *codec, lvc_rec_type_t type, const void *buf, size_t len,
                             json_t **out, char *errstr, size_t errstr_size);
 
+/* data[0..len) as a JSON string in base64 (RFC 4648, padded): how
+ * lvc_codec_to_json writes bytes, and how --out writes a dead letter's
+ * original value. NULL when out of memory. */
+json_t *lvc_json_base64(const void *data, size_t len);
+
 /* The ts_us of an encoded Trade, PriceTick, Position or AccountBalance (the
  * record is validated as by its decoder). LVC_OK, or the decoder's error;
  * LVC_ERR_INVALID for other types. */

@@ -23,7 +23,7 @@
 #include "io/codec.h"
 #include "io/codec_internal.h"
 
-static json_t *lvc__base64(const void *data, size_t len)
+json_t *lvc_json_base64(const void *data, size_t len)
 {
 	static const char alphabet[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -110,7 +110,7 @@ static json_t *lvc__to_json(avro_value_t *v)
 		int rc = avro_value_get_type(v) == AVRO_BYTES ? avro_value_get_bytes(v, &b, &size)
 		                                              : avro_value_get_fixed(v, &b, &size);
 
-		return rc == 0 ? lvc__base64(b, size) : NULL;
+		return rc == 0 ? lvc_json_base64(b, size) : NULL;
 	}
 	case AVRO_ENUM: {
 		int i = 0;

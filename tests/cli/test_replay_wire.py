@@ -32,3 +32,21 @@ def test_a_file_replay_under_the_confluent_wire_format_reads_plain_records(tmp_p
     assert all(x["topic"] == "risk.leverage-limits" for x in framed), framed[:3]
     strip = lambda xs: [{k: v for k, v in x["value"].items() if k != "config_id"} for x in xs]
     assert strip(framed) == strip(plain)
+
+
+def test_a_dead_letter_in_out_carries_the_original_bytes_in_base64(tmp_path):
+    """A record refused for its value (price 0) is a dead letter in --out:
+    its value is the record's own Avro bytes, base64, and it has a reason."""
+    import base64
+
+    row = {"instrument": "X", "ts_us": T0, "price": 0.0, "qty": 1.0, "side": "SELL",
+           "trade_id": "t-1"}
+    inp, out = tmp_path / "bad.avro", tmp_path / "bad.jsonl"
+    kit.write_container(inp, "Trade", [row])
+    res = kit.run_levcal(["replay", "--input", str(inp), "--out", str(out)],
+                         {"kafka": {"bootstrap.servers": "127.0.0.1:9"}})
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    dead = [x for x in lines if x["topic"] == "levcal.deadletter"]
+    assert len(dead) == 1, lines
+    assert dead[0]["value"] == base64.b64encode(kit.encode("Trade", row)).decode()
