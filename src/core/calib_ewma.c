@@ -21,6 +21,7 @@
 #include "core/calib.h"
 #include "core/optim.h"
 #include "core/stats.h"
+#include "core/numeric.h"
 
 #define LN_2PI     1.83787706640934548356 /* ln 2 pi */
 #define LN2        0.69314718055994530942
@@ -31,31 +32,14 @@
 #define MIN_N_T    50
 #define T_GRID_N   48
 
-typedef struct ksum_s {
-	double s, c;
-} ksum_t;
-
-/* Neumaier's compensated addition. */
-static void ksum_add(ksum_t *k, double x)
-{
-	double t = k->s + x;
-
-	if (fabs(k->s) >= fabs(x)) {
-		k->c += (k->s - t) + x;
-	} else {
-		k->c += (x - t) + k->s;
-	}
-	k->s = t;
-}
-
 /* ---- EWMA ------------------------------------------------------------------ */
 
 static double mean_sq(const double *r, size_t n)
 {
-	ksum_t m = { 0.0, 0.0 };
+	lvc_ksum_t m = { 0.0, 0.0 };
 
 	for (size_t t = 0; t < n; t++) {
-		ksum_add(&m, r[t] * r[t]);
+		lvc_ksum_add(&m, r[t] * r[t]);
 	}
 	return (m.s + m.c) / (double)n;
 }
@@ -73,14 +57,14 @@ void lvc_ewma_opts_defaults(lvc_ewma_opts_t *o)
 /* The loss without argument checks (callers checked). */
 static double ewma_ll(const double *r, size_t n, double lambda, double init_var, size_t skip)
 {
-	ksum_t ll = { 0.0, 0.0 };
+	lvc_ksum_t ll = { 0.0, 0.0 };
 	double v = init_var, floor_v = VAR_FLOOR * init_var;
 
 	for (size_t t = 0; t < n; t++) {
 		double r2 = r[t] * r[t];
 
 		if (t >= skip) {
-			ksum_add(&ll, -0.5 * (LN_2PI + log(v) + r2 / v));
+			lvc_ksum_add(&ll, -0.5 * (LN_2PI + log(v) + r2 / v));
 		}
 		v = lambda * v + (1.0 - lambda) * r2;
 		if (v < floor_v) {
@@ -262,12 +246,12 @@ typedef struct t_ctx_s {
  * kernel per observation. */
 static double t_ll(const double *z, size_t n, double nu)
 {
-	ksum_t ll = { 0.0, 0.0 };
+	lvc_ksum_t ll = { 0.0, 0.0 };
 	double s2 = nu - 2.0;
 	double c = lvc_stats_t_unit_logpdf(0.0, nu), k = 0.5 * (nu + 1.0);
 
 	for (size_t t = 0; t < n; t++) {
-		ksum_add(&ll, -k * log1p(z[t] * z[t] / s2));
+		lvc_ksum_add(&ll, -k * log1p(z[t] * z[t] / s2));
 	}
 	return (double)n * c + ll.s + ll.c;
 }
@@ -299,7 +283,7 @@ lvc_err_t lvc_t_fit(const double *z, size_t n, lvc_t_fit_t *fit, char *errstr, s
 	const double u_min = log(LVC_T_NU_MIN - 2.0), u_max = log(LVC_T_NU_MAX - 2.0);
 	double du = (u_max - u_min) / (double)(T_GRID_N - 1), best = INFINITY, u, f;
 	double grid_u[T_GRID_N];
-	ksum_t zz = { 0.0, 0.0 }, ln = { 0.0, 0.0 };
+	lvc_ksum_t zz = { 0.0, 0.0 }, ln = { 0.0, 0.0 };
 	size_t kbest = 0;
 	t_ctx_t ctx = { z, n };
 
@@ -319,8 +303,8 @@ lvc_err_t lvc_t_fit(const double *z, size_t n, lvc_t_fit_t *fit, char *errstr, s
 			         "student_t: residual %zu is %g: allowed finite", t, z[t]);
 			return LVC_ERR_INVALID;
 		}
-		ksum_add(&zz, z[t] * z[t]);
-		ksum_add(&ln, lvc_stats_normal_logpdf(z[t]));
+		lvc_ksum_add(&zz, z[t] * z[t]);
+		lvc_ksum_add(&ln, lvc_stats_normal_logpdf(z[t]));
 	}
 	for (size_t k = 0; k < T_GRID_N; k++) {
 		double fk;

@@ -22,34 +22,12 @@
 
 #include "core/calib.h"
 #include "core/optim.h"
+#include "core/numeric.h"
 
 #define NPAR      LVC_GARCH__NPAR
 #define LN_2PI    1.83787706640934548356 /* ln 2 pi */
 #define BOUND_EPS 1e-6
 #define MIN_N     50
-
-/* Compensated sum (Neumaier): keeps the likelihood's rounding noise near
- * one ulp of the total instead of growing with n. */
-typedef struct ksum_s {
-	double s, c;
-} ksum_t;
-
-static void ksum_add(ksum_t *k, double x)
-{
-	double t = k->s + x;
-
-	if (fabs(k->s) >= fabs(x)) {
-		k->c += (k->s - t) + x;
-	} else {
-		k->c += (x - t) + k->s;
-	}
-	k->s = t;
-}
-
-static double ksum_get(const ksum_t *k)
-{
-	return k->s + k->c;
-}
 
 static int garch_feasible(double omega, double alpha, double beta)
 {
@@ -71,7 +49,7 @@ typedef struct pass_out_s {
 static double garch_pass(const double *r, size_t n, const double *par, lvc_garch_init_t init,
                          pass_out_t *out)
 {
-	ksum_t se2 = { 0.0, 0.0 }, ll = { 0.0, 0.0 };
+	lvc_ksum_t se2 = { 0.0, 0.0 }, ll = { 0.0, 0.0 };
 	double mu = par[LVC_GARCH_MU], omega = par[LVC_GARCH_OMEGA];
 	double alpha = par[LVC_GARCH_ALPHA], beta = par[LVC_GARCH_BETA], ht, e_prev = 0.0;
 
@@ -81,9 +59,9 @@ static double garch_pass(const double *r, size_t n, const double *par, lvc_garch
 	for (size_t t = 0; t < n; t++) {
 		double e = r[t] - mu;
 
-		ksum_add(&se2, e * e);
+		lvc_ksum_add(&se2, e * e);
 	}
-	ht = ksum_get(&se2) / (double)n;
+	ht = lvc_ksum_get(&se2) / (double)n;
 	if (init == LVC_GARCH_INIT_PRESAMPLE) {
 		/* h_0 = e_0^2 = mean e^2, so h_1 = omega + (alpha + beta) mean e^2. */
 		ht = omega + (alpha + beta) * ht;
@@ -111,14 +89,14 @@ static double garch_pass(const double *r, size_t n, const double *par, lvc_garch
 				out->z[t] = e / sqrt(ht);
 			}
 		}
-		ksum_add(&ll, l);
+		lvc_ksum_add(&ll, l);
 		e_prev = e;
 	}
 	if (out != NULL) {
 		out->h_last = ht;
 		out->h_next = omega + alpha * e_prev * e_prev + beta * ht;
 	}
-	return ksum_get(&ll);
+	return lvc_ksum_get(&ll);
 }
 
 /* The likelihood alone, with only the per-observation terms kept. */
@@ -324,12 +302,12 @@ static void opg_errors(const garch_ctx_t *g, size_t k, const double *scores, con
 
 	for (size_t i = 0; i < k; i++) {
 		for (size_t j = 0; j <= i; j++) {
-			ksum_t acc = { 0.0, 0.0 };
+			lvc_ksum_t acc = { 0.0, 0.0 };
 
 			for (size_t t = 0; t < g->n; t++) {
-				ksum_add(&acc, scores[i * g->n + t] * scores[j * g->n + t]);
+				lvc_ksum_add(&acc, scores[i * g->n + t] * scores[j * g->n + t]);
 			}
-			gm[i * k + j] = ksum_get(&acc);
+			gm[i * k + j] = lvc_ksum_get(&acc);
 			gm[j * k + i] = gm[i * k + j];
 		}
 	}

@@ -2,7 +2,8 @@
 /*
  * Small numeric helpers shared by the event-time code (the grid and bars of
  * core/vol.c) and by calibration's return sampler, which must cut time and
- * take log-returns exactly as the estimators do.
+ * take log-returns exactly as the estimators do, and calibration's
+ * compensated sums.
  */
 #ifndef LVC_CORE_NUMERIC_H
 #define LVC_CORE_NUMERIC_H
@@ -33,6 +34,30 @@ static inline double lvc_lnratio(double a, double b)
 		return log(q);
 	}
 	return log(a) - log(b);
+}
+
+/* A compensated sum (Neumaier): its rounding error stays near one ulp of
+ * the total instead of growing with the count (likelihoods over long
+ * samples). Start from { 0, 0 }; the sum is s + c. */
+typedef struct lvc_ksum_s {
+	double s, c;
+} lvc_ksum_t;
+
+static inline void lvc_ksum_add(lvc_ksum_t *k, double x)
+{
+	double t = k->s + x;
+
+	if (fabs(k->s) >= fabs(x)) {
+		k->c += (k->s - t) + x;
+	} else {
+		k->c += (x - t) + k->s;
+	}
+	k->s = t;
+}
+
+static inline double lvc_ksum_get(const lvc_ksum_t *k)
+{
+	return k->s + k->c;
 }
 
 #endif
