@@ -49,6 +49,7 @@
 #include "io/codec.h"
 #include "io/log.h"
 #include "core/errfmt.h"
+#include "core/grow.h"
 
 /* At most this many zero returns of one gap are kept, whatever stale_after
  * / interval says, so that a long stale_after with a short interval cannot
@@ -60,24 +61,7 @@
 /* Grows *p (elements of size sz) to hold at least need; geometric. */
 static int grow(void **p, size_t *cap, size_t need, size_t sz)
 {
-	size_t c = *cap > 0 ? *cap : 64;
-	void *q;
-
-	if (need <= *cap) {
-		return 0;
-	}
-	while (c < need) {
-		if (c > SIZE_MAX / 2 / sz) {
-			return -1;
-		}
-		c *= 2;
-	}
-	if ((q = realloc(*p, c * sz)) == NULL) {
-		return -1;
-	}
-	*p = q;
-	*cap = c;
-	return 0;
+	return lvc_grow(p, cap, need, sz, 64);
 }
 
 lvc_err_t lvc_calib_sampler_init(lvc_calib_sampler_t *s, int64_t s_us, int64_t b_us, int64_t gap_us)

@@ -22,6 +22,7 @@
 #include "io/log.h"
 #include "io/state_codec.h"
 #include "core/errfmt.h"
+#include "core/grow.h"
 
 #define FORMAT_VERSION 1
 
@@ -162,21 +163,7 @@ lvc_err_t lvc_state_ensure_topic(lvc_state_t *st, lvc_kafka_t *admin, int partit
 
 static int grow(void **p, size_t *cap, size_t need)
 {
-	size_t c = *cap == 0 ? 4096 : *cap;
-	void *q;
-
-	if (need <= *cap) {
-		return 0;
-	}
-	while (c < need) {
-		c *= 2;
-	}
-	if ((q = realloc(*p, c)) == NULL) {
-		return -1;
-	}
-	*p = q;
-	*cap = c;
-	return 0;
+	return lvc_grow(p, cap, need, 1, 4096);
 }
 
 typedef struct write_ctx_s {

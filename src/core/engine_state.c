@@ -37,6 +37,7 @@
 #include "core/symtab.h"
 #include "core/vol.h"
 #include "core/errfmt.h"
+#include "core/grow.h"
 
 #define FORMAT_INSTRUMENT 1
 #define FORMAT_PARTITION  1
@@ -53,21 +54,7 @@ _Static_assert(LVC_ENGINE_POS_STATE_SIZE == LVC_BOOK_STATE_SIZE,
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-	size_t c = *cap == 0 ? 64 : *cap;
-	void *q;
-
-	if (need <= *cap) {
-		return 0;
-	}
-	while (c < need) {
-		c *= 2;
-	}
-	if ((q = realloc(*p, c * size)) == NULL) {
-		return -1;
-	}
-	*p = q;
-	*cap = c;
-	return 0;
+	return lvc_grow(p, cap, need, size, 64);
 }
 
 void lvc__engine_dirty_ins(lvc_engine_t *eng, int32_t idx)

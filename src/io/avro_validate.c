@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "io/avro_validate.h"
+#include "core/grow.h"
 
 struct lvc__frame {
 	const char *name; /* record field name, or NULL for an item index */
@@ -247,21 +248,7 @@ struct lvc__compile {
 
 static int lvc__grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-	size_t ncap = *cap != 0 ? *cap : 16;
-	void *np;
-
-	if (need <= *cap) {
-		return 0;
-	}
-	while (ncap < need) {
-		ncap *= 2;
-	}
-	if ((np = realloc(*p, ncap * elem)) == NULL) {
-		return -1;
-	}
-	*p = np;
-	*cap = ncap;
-	return 0;
+	return lvc_grow(p, cap, need, elem, 16);
 }
 
 static lvc_err_t lvc__compile_fail(struct lvc__compile *c, lvc_err_t err, const char *what)

@@ -38,6 +38,7 @@
 #include "io/codec.h"
 #include "io/codec_internal.h"
 #include "io/schemas.h"
+#include "core/grow.h"
 
 /* The output buffer of one record type starts at this size and doubles. */
 #define LVC__ENC_INITIAL 512
@@ -753,22 +754,12 @@ static lvc_err_t lvc__read_leaves(struct lvc__rec *rec, const void *buf, size_t 
 		return err;
 	}
 	/* The strings take at most the record's bytes, plus a NUL each. */
-	if (len + LVC__MAX_FIELDS > rec->strs_cap) {
-		size_t cap = rec->strs_cap != 0 ? rec->strs_cap : 256;
-		char *p;
-
-		while (cap < len + LVC__MAX_FIELDS) {
-			cap *= 2;
+	if (lvc_grow((void **)&rec->strs, &rec->strs_cap, len + LVC__MAX_FIELDS, 1, 256) != 0) {
+		if (errstr != NULL && errstr_size > 0) {
+			snprintf(errstr, errstr_size, "%s: out of memory decoding %zu bytes",
+			         rec->name, len);
 		}
-		if ((p = realloc(rec->strs, cap)) == NULL) {
-			if (errstr != NULL && errstr_size > 0) {
-				snprintf(errstr, errstr_size,
-				         "%s: out of memory decoding %zu bytes", rec->name, len);
-			}
-			return LVC_ERR_NOMEM;
-		}
-		rec->strs = p;
-		rec->strs_cap = cap;
+		return LVC_ERR_NOMEM;
 	}
 	rec->strs_n = 0;
 	return LVC_OK;

@@ -21,6 +21,7 @@
 
 #include "io/kafka_stats.h"
 #include "core/errfmt.h"
+#include "core/grow.h"
 
 lvc_kafka_stats_t *lvc_kafka_stats_new(void)
 {
@@ -95,21 +96,7 @@ static int get_obj(const json_t *obj, const char *key, const char *path, const j
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
-	size_t n = *cap == 0 ? 8 : *cap;
-	void *p;
-
-	if (need <= *cap) {
-		return 0;
-	}
-	while (n < need) {
-		n *= 2;
-	}
-	if ((p = realloc(*arr, n * elem)) == NULL) {
-		return -1;
-	}
-	*arr = p;
-	*cap = n;
-	return 0;
+	return lvc_grow(arr, cap, need, elem, 8);
 }
 
 static lvc_err_t parse_brokers(lvc_kafka_stats_t *st, const json_t *brokers, char *errstr,
