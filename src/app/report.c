@@ -1059,60 +1059,49 @@ static void marks_free(marks_t *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* The exceedances of the tested blocks (core/calib.h: anchors at multiples
- * of the horizon, the state at the anchor, the price a horizon later),
- * marked at the end of their block: [margin][0 long loss, 1 short loss]. */
-static int block_marks(const lvc_calib_ins_t *ins, marks_t mk[2][2], int64_t counts[2][2])
+typedef struct mark_ctx_s {
+	const lvc_cov_obs_t *obs;
+	int64_t h;
+	marks_t (*mk)[2];
+	int64_t (*counts)[2];
+} mark_ctx_t;
+
+static int mark_block(void *opaque, const lvc_cov_block_t *b)
 {
-	const lvc_cov_obs_t *obs = ins->obs;
-	size_t n = ins->obs_n, si = 0, oi = 0;
-	int64_t h = ins->cov_opts.horizon_us, a, last;
+	mark_ctx_t *c = opaque;
+	const lvc_cov_obs_t *at = &c->obs[b->i], *end = &c->obs[b->j];
+	double x = (double)(b->anchor_us + c->h) / 1e6;
 
-	memset(counts, 0, 4 * sizeof(int64_t));
-	if (n == 0 || h <= 0 || obs[n - 1].ts_us - obs[0].ts_us < h) {
-		return 0;
-	}
-	last = obs[n - 1].ts_us;
-	a = lvc_floor_div(obs[0].ts_us, h) * h;
-	if (a < obs[0].ts_us) {
-		a += h;
-	}
-	for (; a <= last - h; a += h) {
-		double ret;
+	for (int m = 0; m < 2; m++) {
+		double mr = m == 0 ? at->imr : at->mmr;
 
-		while (si + 1 < n && obs[si + 1].ts_us <= a) {
-			si++;
+		if (!(mr > 0) || !isfinite(mr)) {
+			continue;
 		}
-		if (oi < si) {
-			oi = si;
-		}
-		while (oi + 1 < n && obs[oi + 1].ts_us <= a + h) {
-			oi++;
-		}
-		ret = obs[oi].price / obs[si].price - 1.0;
-		for (int m = 0; m < 2; m++) {
-			double mr = m == 0 ? obs[si].imr : obs[si].mmr;
-
-			if (!(mr > 0) || !isfinite(mr)) {
-				continue;
+		if (-b->ret > mr) {
+			c->counts[m][0]++;
+			if (marks_add(&c->mk[m][0], x, end->price) != 0) {
+				return -1;
 			}
-			if (-ret > mr) {
-				counts[m][0]++;
-				if (marks_add(&mk[m][0], (double)(a + h) / 1e6, obs[oi].price) !=
-				    0) {
-					return -1;
-				}
-			}
-			if (ret > mr) {
-				counts[m][1]++;
-				if (marks_add(&mk[m][1], (double)(a + h) / 1e6, obs[oi].price) !=
-				    0) {
-					return -1;
-				}
+		}
+		if (b->ret > mr) {
+			c->counts[m][1]++;
+			if (marks_add(&c->mk[m][1], x, end->price) != 0) {
+				return -1;
 			}
 		}
 	}
 	return 0;
+}
+
+/* The exceedances of the tested blocks (lvc_coverage_blocks), marked at
+ * the end of their block: [margin][0 long loss, 1 short loss]. */
+static int block_marks(const lvc_calib_ins_t *ins, marks_t mk[2][2], int64_t counts[2][2])
+{
+	mark_ctx_t c = { ins->obs, ins->cov_opts.horizon_us, mk, counts };
+
+	memset(counts, 0, 4 * sizeof(int64_t));
+	return lvc_coverage_blocks(ins->obs, ins->obs_n, ins->cov_opts.horizon_us, mark_block, &c);
 }
 
 static void put_num(lvc_sbuf_t *b, double x, int sig)

@@ -408,6 +408,25 @@ lvc_err_t lvc_coverage_series(const lvc_cov_obs_t *obs, size_t n, const lvc_cov_
 void lvc_coverage_pool(const lvc_cov_result_t *parts, size_t n_parts, const lvc_cov_opts_t *opts,
                        lvc_cov_result_t *out);
 
+/* One non-overlapping horizon block, the tested sample of
+ * lvc_coverage_series(): anchor_us a multiple of the horizon h, obs[i] the
+ * last observation at or before it (the state in force), obs[j] the last
+ * at or before anchor_us + h, ret = obs[j].price / obs[i].price - 1. */
+typedef struct lvc_cov_block_s {
+	int64_t anchor_us;
+	size_t i, j;
+	double ret;
+} lvc_cov_block_t;
+
+typedef int(lvc_cov_block_fn)(void *opaque, const lvc_cov_block_t *block);
+
+/* Calls fn for every block of obs[0..n) in time order: anchors in
+ * [obs[0].ts_us, obs[n-1].ts_us - h]. Stops at fn's first non-zero return
+ * and returns it; 0 after the last block. obs is not validated here (see
+ * lvc_coverage_series). */
+int lvc_coverage_blocks(const lvc_cov_obs_t *obs, size_t n, int64_t horizon_us,
+                        lvc_cov_block_fn *fn, void *opaque);
+
 /* Per-observation outcome flags for a chart, in flags[0..n) (caller's):
  * LVC_COV_F_KNOWN when obs i has a limit in force, is the last at its
  * timestamp and t + h is covered by the data; the other bits mark its

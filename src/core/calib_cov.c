@@ -220,13 +220,84 @@ static int span_covers(int64_t from, int64_t to, int64_t h)
 	return (uint64_t)to - (uint64_t)from >= (uint64_t)h;
 }
 
-/* Floor division for possibly negative event times. */
+/* The first multiple of h at or after t0 (event times may be negative). */
+static int64_t first_anchor(int64_t t0, int64_t h)
+{
+	int64_t a = lvc_floor_div(t0, h) * h;
+
+	return a < t0 ? a + h : a;
+}
+
+int lvc_coverage_blocks(const lvc_cov_obs_t *obs, size_t n, int64_t horizon_us,
+                        lvc_cov_block_fn *fn, void *opaque)
+{
+	int64_t h = horizon_us, a, last;
+	size_t si = 0, oi = 0;
+
+	if (n == 0 || h <= 0 || !span_covers(obs[0].ts_us, obs[n - 1].ts_us, h)) {
+		return 0;
+	}
+	last = obs[n - 1].ts_us;
+	for (a = first_anchor(obs[0].ts_us, h); a <= last - h; a += h) {
+		lvc_cov_block_t b;
+		int rc;
+
+		while (si + 1 < n && obs[si + 1].ts_us <= a) {
+			si++;
+		}
+		if (oi < si) {
+			oi = si;
+		}
+		while (oi + 1 < n && obs[oi + 1].ts_us <= a + h) {
+			oi++;
+		}
+		b.anchor_us = a;
+		b.i = si;
+		b.j = oi;
+		b.ret = obs[oi].price / obs[si].price - 1.0;
+		if ((rc = fn(opaque, &b)) != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* lvc_coverage_series' tests over the blocks. */
+typedef struct block_ctx_s {
+	const lvc_cov_obs_t *obs;
+	lvc_cov_result_t *out;
+	int (*prev)[LVC_COV_SIDE__COUNT];
+} block_ctx_t;
+
+static int block_add(void *opaque, const lvc_cov_block_t *b)
+{
+	block_ctx_t *c = opaque;
+	const lvc_cov_obs_t *at = &c->obs[b->i];
+
+	c->out->blocks_total++;
+	if (isnan(margin_of(at, LVC_COV_IM))) {
+		c->out->blocks_no_limit++;
+	}
+	for (int m = 0; m < LVC_COV_MARGIN__COUNT; m++) {
+		double mr = margin_of(at, m);
+
+		for (int s = 0; s < LVC_COV_SIDE__COUNT; s++) {
+			if (isnan(mr)) {
+				c->prev[m][s] = -1;
+				continue;
+			}
+			test_add(&c->out->block[m][s], &c->prev[m][s], exceeds(b->ret, mr, s));
+		}
+	}
+	return 0;
+}
+
 lvc_err_t lvc_coverage_series(const lvc_cov_obs_t *obs, size_t n, const lvc_cov_opts_t *opts,
                               lvc_cov_result_t *out, char *errstr, size_t errstr_size)
 {
 	int prev[LVC_COV_MARGIN__COUNT][LVC_COV_SIDE__COUNT];
 	int64_t h, a, last;
-	size_t si = 0, oi = 0, j = 0;
+	size_t j = 0;
 	lvc_err_t err;
 
 	if (opts == NULL || out == NULL) {
@@ -298,10 +369,7 @@ lvc_err_t lvc_coverage_series(const lvc_cov_obs_t *obs, size_t n, const lvc_cov_
 	if (!span_covers(obs[0].ts_us, last, h)) {
 		goto finish;
 	}
-	a = lvc_floor_div(obs[0].ts_us, h) * h;
-	if (a < obs[0].ts_us) {
-		a += h;
-	}
+	a = first_anchor(obs[0].ts_us, h);
 	if ((last - h - a) / h + 1 > MAX_BLOCKS) {
 		snprintf(errstr, errstr_size,
 		         "coverage: %" PRId64 " horizon blocks of %" PRId64 " us: at most %" PRId64
@@ -309,34 +377,10 @@ lvc_err_t lvc_coverage_series(const lvc_cov_obs_t *obs, size_t n, const lvc_cov_
 		         (last - h - a) / h + 1, h, MAX_BLOCKS);
 		return LVC_ERR_RANGE;
 	}
-	for (; a <= last - h; a += h) {
-		double ret;
+	{
+		block_ctx_t bc = { obs, out, prev };
 
-		while (si + 1 < n && obs[si + 1].ts_us <= a) {
-			si++;
-		}
-		if (oi < si) {
-			oi = si;
-		}
-		while (oi + 1 < n && obs[oi + 1].ts_us <= a + h) {
-			oi++;
-		}
-		out->blocks_total++;
-		ret = obs[oi].price / obs[si].price - 1.0;
-		if (isnan(margin_of(&obs[si], LVC_COV_IM))) {
-			out->blocks_no_limit++;
-		}
-		for (int m = 0; m < LVC_COV_MARGIN__COUNT; m++) {
-			double mr = margin_of(&obs[si], m);
-
-			for (int s = 0; s < LVC_COV_SIDE__COUNT; s++) {
-				if (isnan(mr)) {
-					prev[m][s] = -1;
-					continue;
-				}
-				test_add(&out->block[m][s], &prev[m][s], exceeds(ret, mr, s));
-			}
-		}
+		lvc_coverage_blocks(obs, n, h, block_add, &bc);
 	}
 finish:
 	for (int m = 0; m < LVC_COV_MARGIN__COUNT; m++) {

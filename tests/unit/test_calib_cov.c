@@ -254,6 +254,51 @@ Test(coverage, counts_exceedances_on_blocks_and_on_every_observation)
 	cr_assert_eq(res.overlap[LVC_COV_MM][LVC_COV_EITHER].rate, 0.5);
 }
 
+typedef struct blocks_seen_s {
+	lvc_cov_block_t b[8];
+	int n, stop_at;
+} blocks_seen_t;
+
+static int see_block(void *opaque, const lvc_cov_block_t *b)
+{
+	blocks_seen_t *s = opaque;
+
+	s->b[s->n++] = *b;
+	return s->n == s->stop_at ? 7 : 0;
+}
+
+/* The walk that lvc_coverage_series and the report's chart share: the
+ * hand series' four blocks, each with its state and end observation. */
+Test(coverage, walks_the_blocks_of_the_hand_series)
+{
+	static const struct {
+		int64_t a_s;
+		size_t i, j;
+	} want[] = { { 0, 0, 2 }, { 10, 2, 4 }, { 20, 4, 5 }, { 30, 5, 7 } };
+	lvc_cov_obs_t o[8];
+	blocks_seen_t seen = { .n = 0, .stop_at = -1 };
+
+	hand_series(o);
+	cr_assert_eq(lvc_coverage_blocks(o, hand_n, 10 * S_US, see_block, &seen), 0);
+	cr_assert_eq(seen.n, 4);
+	for (int k = 0; k < 4; k++) {
+		cr_assert_eq(seen.b[k].anchor_us, (BASE_S + want[k].a_s) * S_US, "block %d", k);
+		cr_assert_eq(seen.b[k].i, want[k].i, "block %d", k);
+		cr_assert_eq(seen.b[k].j, want[k].j, "block %d", k);
+		cr_assert_eq(seen.b[k].ret, o[want[k].j].price / o[want[k].i].price - 1.0);
+	}
+	/* The callback's non-zero return stops the walk and is returned. */
+	seen.n = 0;
+	seen.stop_at = 2;
+	cr_assert_eq(lvc_coverage_blocks(o, hand_n, 10 * S_US, see_block, &seen), 7);
+	cr_assert_eq(seen.n, 2);
+	/* A span shorter than the horizon has no block. */
+	seen.n = 0;
+	seen.stop_at = -1;
+	cr_assert_eq(lvc_coverage_blocks(o, hand_n, 41 * S_US, see_block, &seen), 0);
+	cr_assert_eq(seen.n, 0);
+}
+
 Test(coverage, measures_the_loss_as_a_fraction_of_notional)
 {
 	/* imr 10%. Up 10.3%: a short loses 10.3% of notional, more than its
