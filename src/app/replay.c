@@ -34,6 +34,23 @@ typedef struct replay_s {
 	uint64_t written;
 } replay_t;
 
+/* Delivers what the replay produced and flushes --out; 0, or -1 logged. */
+static int finish_outputs(replay_t *r, const char *out_path)
+{
+	char why[512];
+
+	if (r->producer != NULL &&
+	    (lvc_producer_flush(r->producer, 60000, why, sizeof(why)) != LVC_OK || r->failed)) {
+		lvc_error("%s", r->failed ? "a delivery failed" : why);
+		return -1;
+	}
+	if (r->out != NULL && fflush(r->out) != 0) {
+		lvc_error("--out %s: write failed", out_path);
+		return -1;
+	}
+	return 0;
+}
+
 static json_t *json_bytes_text(const void *p, size_t n)
 {
 	return p == NULL ? json_null() : json_stringn_nocheck(p, n);
@@ -456,13 +473,7 @@ static int replay_topics(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 			}
 		}
 	}
-	if (r.producer != NULL &&
-	    (lvc_producer_flush(r.producer, 60000, why, sizeof(why)) != LVC_OK || r.failed)) {
-		lvc_error("%s", r.failed ? "a delivery failed" : why);
-		goto out;
-	}
-	if (r.out != NULL && fflush(r.out) != 0) {
-		lvc_error("--out %s: write failed", opts->out_path);
+	if (finish_outputs(&r, opts->out_path) != 0) {
 		goto out;
 	}
 	lvc_info("replayed %" PRIu64 " record(s) from %zu topic partition(s): %" PRIu64
@@ -557,13 +568,7 @@ int lvc_replay(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 			goto out;
 		}
 	}
-	if (r.producer != NULL &&
-	    (lvc_producer_flush(r.producer, 60000, why, sizeof(why)) != LVC_OK || r.failed)) {
-		lvc_error("%s", r.failed ? "a delivery failed" : why);
-		goto out;
-	}
-	if (r.out != NULL && fflush(r.out) != 0) {
-		lvc_error("--out %s: write failed", opts->out_path);
+	if (finish_outputs(&r, opts->out_path) != 0) {
 		goto out;
 	}
 	lvc_info("replayed %" PRIu64 " record(s) from %zu file(s): %" PRIu64 " output record(s)",
