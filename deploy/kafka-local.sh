@@ -199,8 +199,18 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
+# A random cluster id as Kafka's Uuid.randomUuid() makes it: URL-safe
+# base64 of 16 random bytes, never starting with "-" (kafka-storage would
+# take such an id for an option: "argument --cluster-id/-t: expected one
+# argument", one start in 64).
 new_cluster_id() {
-	python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'
+	python3 -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break'
 }
 
 # The pid in DIR/pid, when that process is still our broker for DIR.
