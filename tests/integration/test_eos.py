@@ -437,7 +437,11 @@ def test_sigkill_at_random_moments_commits_exactly_the_oracle_output(oracle):
     total = sum(ends.values())
     outputs = output_topics()
     group = kit.unique("crash")
-    cfg = run_config(inputs, outputs, group, "crash-0")
+    # Small fetches (about 70 records per partition each): the stage reads
+    # the input in many transactions instead of a few, so that the kill
+    # points below find it working, however fast it is.
+    cfg = run_config(inputs, outputs, group, "crash-0",
+                     kafka={"max.partition.fetch.bytes": 4096})
     rng = random.Random(2026)
     reader = CommittedReader([outputs[k] for k in ("limits", "warnings", "dead")])
     reader.start()
