@@ -44,7 +44,7 @@ REQS="$ROOT/tests/integration/requirements.txt"
 APT_PACKAGES=(
 	build-essential cmake ninja-build pkg-config git
 	librdkafka-dev libavro-dev libyaml-dev libcriterion-dev libjansson-dev
-	libmicrohttpd-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libcurl4-openssl-dev libjemalloc-dev
 	clang clang-format libclang-rt-14-dev
 	python3 python3-venv python3-yaml
 )

@@ -18,6 +18,9 @@
 #include "app/version.h"
 #include "io/config.h"
 #include "io/log.h"
+#ifdef LVC_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 static atomic_int stop_flag;
 
@@ -488,6 +491,24 @@ static int cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
+/* The malloc the build links (CMake option LVC_JEMALLOC). */
+static const char *allocator(void)
+{
+#ifdef LVC_WITH_JEMALLOC
+	static char buf[96];
+	const char *v = NULL;
+	size_t sz = sizeof(v);
+
+	if (mallctl("version", &v, &sz, NULL, 0) == 0 && v != NULL) {
+		snprintf(buf, sizeof(buf), "jemalloc %s", v);
+		return buf;
+	}
+	return "jemalloc";
+#else
+	return "the C library's malloc";
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -520,7 +541,7 @@ int main(int argc, char **argv)
 		return cmd_check_config(argc, argv);
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("levcal %s\n", lvc_version());
+		printf("levcal %s\nallocator: %s\n", lvc_version(), allocator());
 		return 0;
 	}
 	fprintf(stderr, "levcal: unknown command '%s'\n\n", cmd);

@@ -251,7 +251,7 @@ def check_dockerfile(a):
         p.check(not pkg.endswith("-dev") and pkg not in ("build-essential", "gcc", "cmake", "ninja-build",
                                                           "pkg-config", "clang"),
                 f"runtime stage installs build tooling: {pkg}")
-    for lib in ("librdkafka1", "libavro23", "libyaml-0-2", "libjansson4", "libmicrohttpd12", "libcurl4"):
+    for lib in ("librdkafka1", "libavro23", "libyaml-0-2", "libjansson4", "libmicrohttpd12", "libcurl4", "libjemalloc2"):
         p.check(lib in runtime_pkgs, f"runtime stage lacks {lib}")
     import glob
     if shutil.which("apt-cache") and glob.glob("/var/lib/apt/lists/*_Packages*"):
@@ -338,6 +338,8 @@ def check_build_context(a):
                 p.check(r.returncode == 0, f"cmake --install failed: {r.stderr[-2000:]}")
                 r = subprocess.run([os.path.join(inst, "bin", "levcal"), "version"], capture_output=True, text=True)
                 p.check(r.returncode == 0 and r.stdout.startswith("levcal "), "the installed levcal does not run")
+                # The image's build links jemalloc (CMake option LVC_JEMALLOC).
+                p.check("allocator: jemalloc" in r.stdout, f"the installed levcal does not use jemalloc: {r.stdout!r}")
                 # What the runtime stage copies out of the build stage.
                 for i, rest, line in parse_dockerfile(a)[1][-1]["ins"]:
                     words = shlex.split(rest) if i == "COPY" else []
