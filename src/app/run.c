@@ -890,13 +890,12 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 	}
 }
 
-/* Processes what the merge releases, at most BATCH records. One clock
- * reading for the batch: it takes milliseconds, and a later reading would
- * only release an idle lane's follower that much sooner. */
-static int process_released(stage_t *st, char *why, size_t why_size)
+/* Processes what the merge releases at now, at most BATCH records. The
+ * caller reads the clock once for many records: a later reading would only
+ * release an idle lane's follower that much sooner. */
+static int process_released(stage_t *st, int64_t now, char *why, size_t why_size)
 {
 	lvc_merge_item_t it;
-	int64_t now = lvc_health_now_us();
 	int n = 0;
 
 	while (n < BATCH && !st->failed && !st->need_rebuild &&
@@ -1574,7 +1573,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		lvc_msg_t m;
 		lvc_err_t err;
 		int64_t now = lvc_health_now_us(), deadline;
-		int timeout;
+		int timeout, proc_failed = 0;
 
 		lvc_health_beat(&st.health);
 		if (st.need_rebuild) {
@@ -1600,6 +1599,14 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 			}
 			if (err == LVC_OK) {
 				enqueue(&st, &m, now);
+				/* What the record releases (most often itself: the
+				 * other input is ahead) is processed now, while the
+				 * record is in the caches, not after the whole batch
+				 * has been queued. */
+				if (process_released(&st, now, why, sizeof(why)) != 0) {
+					proc_failed = 1;
+					break;
+				}
 				continue;
 			}
 			if (err == LVC_ERR_FATAL) {
@@ -1613,7 +1620,8 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 		if (st.failed || st.need_rebuild) {
 			continue;
 		}
-		if (process_released(&st, why, sizeof(why)) != 0) {
+		if (proc_failed ||
+		    process_released(&st, lvc_health_now_us(), why, sizeof(why)) != 0) {
 			if (!st.failed && !st.need_rebuild) {
 				lvc_error("%s", why);
 				st.failed = 1;
