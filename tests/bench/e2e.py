@@ -295,8 +295,8 @@ class Bench:
                 "this levcal ran at_least_once: exactly_once is not implemented in its build")
         if SANITIZER.search(logtext):
             res["error"] = f"a sanitizer reported an error in {what}; see {res['log']}"
-        elif what == "levcal" and proc.returncode != 0:
-            res["error"] = f"levcal exited {proc.returncode}; see {res['log']}"
+        elif what != "passthrough" and proc.returncode != 0:
+            res["error"] = f"{what} exited {proc.returncode}; see {res['log']}"
         for line in logtext.splitlines():
             if "tables loaded in" in line:
                 res["tables_line"] = line.split("levcal: ", 1)[-1]
@@ -311,12 +311,13 @@ class Bench:
                 "--commit-interval-ms", str(commit_ms), "--expect", str(total)]
         return self.measure("passthrough", argv, group, total, input_tps, stop_when_done=False)
 
-    def run_levcal(self, mode: str, rnd: int, total: int, input_tps) -> dict:
+    def run_levcal(self, mode: str, rnd: int, total: int, input_tps, prog: str = "levcal") -> dict:
         guarantee, commit_ms = MODES[mode]
-        group = f"{self.prefix}-lvc-{mode}-{rnd}"
+        group = f"{self.prefix}-{'lvc' if prog == 'levcal' else 'lvcb'}-{mode}-{rnd}"
         cfg = self.config(group, guarantee, commit_ms)
-        argv = [str(self.levcal), "run", "-c", str(cfg)]
-        return self.measure("levcal", argv, group, total, input_tps, stop_when_done=True)
+        binary = self.levcal if prog == "levcal" else Path(self.args.levcal_b).resolve()
+        argv = [str(binary), "run", "-c", str(cfg)]
+        return self.measure(prog, argv, group, total, input_tps, stop_when_done=True)
 
     # ---- the whole benchmark ------------------------------------------------------
 
@@ -344,10 +345,13 @@ class Bench:
             pt_out_before = sum(self.end_offsets([self.topic("pt-out")]).values())
             for mode in a.modes:
                 for rnd in range(a.rounds):
-                    for prog in ("passthrough", "levcal"):
+                    progs = ("passthrough", "levcal") + (("levcal-b",) if a.levcal_b else ())
+                    for prog in progs:
                         log(f"{mode} round {rnd + 1}/{a.rounds}: {prog}")
-                        fn = self.run_passthrough if prog == "passthrough" else self.run_levcal
-                        r = fn(mode, rnd, total, input_tps)
+                        if prog == "passthrough":
+                            r = self.run_passthrough(mode, rnd, total, input_tps)
+                        else:
+                            r = self.run_levcal(mode, rnd, total, input_tps, prog)
                         r["mode"] = mode
                         r["round"] = rnd + 1
                         self.results.append(r)
@@ -370,7 +374,8 @@ class Bench:
               "(a shared machine)")
         print(f"input: {total} records ({loaded['trades']} trades, {loaded['marks']} marks) over "
               f"{a.instruments} instruments in {a.partitions} partitions, {a.positions} positions; "
-              f"levcal {self.levcal}, passthrough {self.build / 'bench' / 'passthrough'}")
+              f"levcal {self.levcal}, passthrough {self.build / 'bench' / 'passthrough'}"
+              + (f", levcal-b {Path(a.levcal_b).resolve()}" if a.levcal_b else ""))
         print(f"{'mode':8} {'program':12} {'records/s':>11} {'cpu s/M':>8} {'broker s/M':>10} "
               f"{'startup s':>9} {'VmHWM MB':>8} {'others':>6}")
         for r in self.results:
@@ -382,16 +387,16 @@ class Bench:
                   f"{r['startup_s']:9.1f} {(r['vm_hwm_kb'] or 0) / 1024:8.1f} {r['other_busy_cores']:6.2f}"
                   + (f"  ({'; '.join(r['notes'])})" if r.get("notes") else ""))
         print()
-        for mode in a.modes:
+        for mode, prog in [(m, p) for m in a.modes for p in ("levcal", "levcal-b")]:
             pt = [r for r in self.results if r["mode"] == mode and r["program"] == "passthrough" and "error" not in r]
-            lv = [r for r in self.results if r["mode"] == mode and r["program"] == "levcal" and "error" not in r]
+            lv = [r for r in self.results if r["mode"] == mode and r["program"] == prog and "error" not in r]
             if not pt or not lv:
                 continue
             pt_rate = statistics.mean(r["records_per_s"] for r in pt)
             lv_rate = statistics.mean(r["records_per_s"] for r in lv)
             lv_cpu = statistics.mean(r["cpu_s_per_million"] for r in lv)
             pt_cpu = statistics.mean(r["cpu_s_per_million"] for r in pt)
-            row = {"mode": mode, "passthrough_records_per_s": pt_rate, "levcal_records_per_s": lv_rate,
+            row = {"mode": mode, "program": prog, "passthrough_records_per_s": pt_rate, "levcal_records_per_s": lv_rate,
                    "ratio": lv_rate / pt_rate, "passthrough_cpu_s_per_million": pt_cpu,
                    "levcal_cpu_s_per_million": lv_cpu,
                    "levcal_records_per_cpu_s": 1e6 / lv_cpu if lv_cpu > 0 else None,
@@ -401,8 +406,8 @@ class Bench:
             if notes:
                 row["note"] = "; ".join(notes)
             rows.append(row)
-            print(f"{mode:8} levcal/passthrough = {row['ratio']:.2f}  "
-                  f"(levcal {lv_rate:.0f}/s, passthrough {pt_rate:.0f}/s; levcal "
+            print(f"{mode:8} {prog}/passthrough = {row['ratio']:.2f}  "
+                  f"({prog} {lv_rate:.0f}/s, passthrough {pt_rate:.0f}/s; {prog} "
                   f"{lv_cpu:.2f} CPU s per million = {1e6 / lv_cpu:.0f} records per CPU second)"
                   + (f"  [{row['note']}]" if row.get("note") else ""))
         return {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count(),
@@ -438,6 +443,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", help="build directory with levcal and bench/ (Release, no sanitizers, for figures)")
     ap.add_argument("--levcal", help="the levcal binary to measure (default: BUILD/levcal)")
+    ap.add_argument("--levcal-b", help="a second levcal binary (another build) run after levcal in every "
+                    "round and reported beside it: an A/B of two builds on the same input and broker")
     ap.add_argument("--trades", type=int, default=5_000_000)
     ap.add_argument("--instruments", type=int, default=1000)
     ap.add_argument("--positions", type=int, default=100_000)
