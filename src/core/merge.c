@@ -367,6 +367,26 @@ static lane_t *releasable(const lvc_merge_t *m, const group_t *g, int64_t now_us
 	return best;
 }
 
+/* Takes the head of lane l of group gi into *out. */
+static void take(lvc_merge_t *m, size_t gi, lane_t *l, int64_t now_us, lvc_merge_item_t *out)
+{
+	group_t *g = &m->groups[gi];
+	ent_t *e = &l->e[l->head];
+
+	out->item = e->item;
+	out->ts_us = e->ts_us;
+	out->lane = (int)(l - m->lanes);
+	out->group = (uint32_t)gi;
+	l->head = (l->head + 1) & (l->cap - 1);
+	l->n--;
+	g->items--;
+	m->items--;
+	if (l->n == 0) {
+		l->head = 0;
+		l->since_us = now_us;
+	}
+}
+
 int lvc_merge_pop(lvc_merge_t *m, int64_t now_us, lvc_merge_item_t *out)
 {
 	if (m->items == 0) {
@@ -376,28 +396,32 @@ int lvc_merge_pop(lvc_merge_t *m, int64_t now_us, lvc_merge_item_t *out)
 		size_t gi = (m->cursor + k) % m->groups_n;
 		group_t *g = &m->groups[gi];
 		lane_t *l;
-		ent_t *e;
 
 		if (g->items == 0 || (l = releasable(m, g, now_us)) == NULL) {
 			continue;
 		}
-		e = &l->e[l->head];
-		out->item = e->item;
-		out->ts_us = e->ts_us;
-		out->lane = (int)(l - m->lanes);
-		out->group = (uint32_t)gi;
-		l->head = (l->head + 1) & (l->cap - 1);
-		l->n--;
-		g->items--;
-		m->items--;
-		if (l->n == 0) {
-			l->head = 0;
-			l->since_us = now_us;
-		}
+		take(m, gi, l, now_us, out);
 		m->cursor = gi + 1;
 		return 1;
 	}
 	return 0;
+}
+
+int lvc_merge_pop_group_of(lvc_merge_t *m, int lane, int64_t now_us, lvc_merge_item_t *out)
+{
+	size_t gi;
+	lane_t *l;
+
+	if (lane < 0 || (size_t)lane >= m->lanes_n || !m->lanes[lane].used) {
+		return 0;
+	}
+	gi = m->lanes[lane].group;
+	if (gi >= m->groups_n || m->groups[gi].items == 0 ||
+	    (l = releasable(m, &m->groups[gi], now_us)) == NULL) {
+		return 0;
+	}
+	take(m, gi, l, now_us, out);
+	return 1;
 }
 
 int64_t lvc_merge_deadline(const lvc_merge_t *m, int64_t now_us)

@@ -112,6 +112,13 @@ size_t lvc_merge_len(const lvc_merge_t *m);
  * item each, so that a partition with a backlog does not starve others. */
 int lvc_merge_pop(lvc_merge_t *m, int64_t now_us, lvc_merge_item_t *out);
 
+/* As lvc_merge_pop(), from the group of lane only (its order is the same:
+ * groups are independent). A push into a lane can make only its own group
+ * releasable, so this is what a caller that pops after every push needs,
+ * without looking at every other group each time. Does not move the
+ * groups' turn. */
+int lvc_merge_pop_group_of(lvc_merge_t *m, int lane, int64_t now_us, lvc_merge_item_t *out);
+
 /* The earliest time at which a group that holds items but is blocked now
  * may release one because a blocking lane times out; INT64_MAX when no
  * timeout would release anything (nothing queued, or only lanes that

@@ -444,3 +444,83 @@ Test(merge, equals_a_sort_when_every_lane_is_complete)
 		lvc_merge_destroy(m);
 	}
 }
+
+Test(merge, pop_group_of_releases_from_that_lanes_group_only)
+{
+	lvc_merge_t *m = lvc_merge_new(50 * MS, 0);
+	int a = add(m, 0, TRA, 0, 0), ap = add(m, 0, PRI, 0, 0);
+	int b = add(m, 1, TRA, 0, 0), bp = add(m, 1, PRI, 0, 0);
+	lvc_merge_item_t it;
+
+	lvc_merge_push(m, a, 10, tag(1), 0);
+	lvc_merge_push(m, ap, 20, tag(2), 0);
+	lvc_merge_push(m, b, 5, tag(3), 0); /* group 1 waits for its prices */
+	cr_assert_not(lvc_merge_pop_group_of(m, bp, 0, &it));
+	cr_assert(lvc_merge_pop_group_of(m, ap, 0, &it)); /* any lane of group 0 */
+	cr_assert_eq(untag(it.item), 1);
+	cr_assert_eq(it.group, 0);
+	cr_assert_eq(it.lane, a);
+	/* Group 0's trades lane is empty and fetching: its price waits. */
+	cr_assert_not(lvc_merge_pop_group_of(m, a, 0, &it));
+	lvc_merge_push(m, bp, 6, tag(4), 0);
+	cr_assert(lvc_merge_pop_group_of(m, bp, 0, &it));
+	cr_assert_eq(untag(it.item), 3);
+	cr_assert_eq(lvc_merge_len(m), 2);
+	cr_assert_not(lvc_merge_pop_group_of(m, -1, 0, &it));
+	cr_assert_not(lvc_merge_pop_group_of(m, 99, 0, &it));
+	lvc_merge_destroy(m);
+}
+
+/* The stage's use: a pop from the pushed lane's group after every push,
+ * then a drain. Each group's sequence equals a sort of its records, as
+ * with lvc_merge_pop() alone. */
+Test(merge, popping_the_pushed_group_after_every_push_equals_a_sort_per_group)
+{
+	srand(54321);
+	for (int round = 0; round < 50; round++) {
+		lvc_merge_t *m = lvc_merge_new(50 * MS, 0);
+		int lanes[6];
+		int64_t last[6];
+		ref_t ref[3][400];
+		int out[3][400];
+		int nref[3] = { 0, 0, 0 }, got[3] = { 0, 0, 0 }, n = 0;
+		lvc_merge_item_t it;
+
+		for (int l = 0; l < 6; l++) {
+			lanes[l] = add(m, (uint32_t)(l / 2), l % 2 ? PRI : TRA, 0, 0);
+			last[l] = 0;
+		}
+		for (int i = 0; i < 400; i++) {
+			int l = rand() % 6, g = l / 2;
+
+			last[l] += rand() % 3;
+			ref[g][nref[g]].ts = last[l];
+			ref[g][nref[g]].klass = l % 2 ? PRI : TRA;
+			ref[g][nref[g]].order = 0;
+			ref[g][nref[g]].seq = n++;
+			ref[g][nref[g]].id = i;
+			nref[g]++;
+			lvc_merge_push(m, lanes[l], last[l], tag(i), 0);
+			while (lvc_merge_pop_group_of(m, lanes[l], 0, &it)) {
+				cr_assert_eq(it.group, (uint32_t)g);
+				cr_assert_lt(got[g], nref[g]);
+				out[g][got[g]++] = untag(it.item);
+			}
+		}
+		for (int l = 0; l < 6; l++) {
+			lvc_merge_lane_set(m, lanes[l], LVC_LANE_ENDED, 0);
+		}
+		while (lvc_merge_pop(m, 0, &it)) {
+			out[it.group][got[it.group]++] = untag(it.item);
+		}
+		for (int g = 0; g < 3; g++) {
+			cr_assert_eq(got[g], nref[g]);
+			qsort(ref[g], (size_t)nref[g], sizeof(ref[g][0]), ref_cmp);
+			for (int i = 0; i < nref[g]; i++) {
+				cr_assert_eq(out[g][i], ref[g][i].id, "round %d group %d item %d",
+				             round, g, i);
+			}
+		}
+		lvc_merge_destroy(m);
+	}
+}
