@@ -566,6 +566,12 @@ static int load_tables(stage_t *st)
 		{ "enable.auto.commit", "false", 0 },
 		{ "enable.partition.eof", "true", 0 },
 		{ "isolation.level", "read_committed", 0 },
+		/* Not a member of the group (it assigns the tables' partitions):
+		 * a kafka.group.instance.id of the config is the group
+		 * consumer's alone. With it, this consumer was fenced as a
+		 * second instance with that id after a broker restart, which is
+		 * fatal. */
+		{ "group.instance.id", "", 0 },
 	};
 	int64_t t0 = lvc_health_now_us();
 	char why[512];
@@ -576,8 +582,9 @@ static int load_tables(stage_t *st)
 
 	lvc_consumer_close(st->tables);
 	/* The tables are a backlog at every start: the same prefetch. */
-	st->tables = lvc_consumer_new(st->cfg, tuning, tuning_n, forced, 3, NULL, 0, NULL, NULL,
-	                              why, sizeof(why));
+	st->tables =
+	    lvc_consumer_new(st->cfg, tuning, tuning_n, forced, sizeof(forced) / sizeof(forced[0]),
+	                     NULL, 0, NULL, NULL, why, sizeof(why));
 	if (st->tables == NULL) {
 		lvc_error("%s", why);
 		return -1;
@@ -844,8 +851,8 @@ static int must_pause(const stage_t *st, const part_t *p, int ln)
 }
 
 /* A polled message (or end of partition) into its lane; now is when the
- * poll that returned it ended. */
-static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
+ * poll that returned it ended. Returns the lane that got a record, or -1. */
+static int enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 {
 	int ln = strcmp(m->topic, st->cfg->topics.prices) == 0 ? LN_PRICES : LN_TRADES;
 	part_t *p;
@@ -856,19 +863,19 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 	if (m->partition < 0 || m->partition >= st->n_parts ||
 	    (p = &st->parts[m->partition])->lane[ln] < 0) {
 		lvc_msg_release(m);
-		return;
+		return -1;
 	}
 	if (m->eof) {
 		lvc_merge_lane_set(st->merge, p->lane[ln], LVC_LANE_CAUGHT_UP, now);
 		lvc_msg_release(m);
-		return;
+		return -1;
 	}
 	in = inrec_of(m, ln == LN_PRICES ? LVC_IN_PRICES : LVC_IN_TRADES);
 	if ((q = qrec_get(st)) == NULL) {
 		lvc_error("out of memory queueing a record");
 		lvc_msg_release(m);
 		st->failed = 1;
-		return;
+		return -1;
 	}
 	/* Decoded here for its event time and kept, so that it is not
 	 * decoded again when the merge releases it. */
@@ -883,23 +890,27 @@ static void enqueue(stage_t *st, lvc_msg_t *m, int64_t now)
 		lvc_error("out of memory queueing a record");
 		qrec_put(st, q);
 		st->failed = 1;
-		return;
+		return -1;
 	}
 	if (must_pause(st, p, ln)) {
 		lane_pause(st, (int)in.partition, ln, 1);
 	}
+	return p->lane[ln];
 }
 
-/* Processes what the merge releases at now, at most BATCH records. The
- * caller reads the clock once for many records: a later reading would only
- * release an idle lane's follower that much sooner. */
-static int process_released(stage_t *st, int64_t now, char *why, size_t why_size)
+/* Processes what the merge releases at now, at most BATCH records: from
+ * the group of lane only when lane >= 0 (what a push into it released),
+ * else from every group in turn. The caller reads the clock once for many
+ * records: a later reading would only release an idle lane's follower that
+ * much sooner. */
+static int process_released(stage_t *st, int64_t now, int lane, char *why, size_t why_size)
 {
 	lvc_merge_item_t it;
 	int n = 0;
 
 	while (n < BATCH && !st->failed && !st->need_rebuild &&
-	       lvc_merge_pop(st->merge, now, &it)) {
+	       (lane >= 0 ? lvc_merge_pop_group_of(st->merge, lane, now, &it)
+	                  : lvc_merge_pop(st->merge, now, &it))) {
 		qrec_t *q = it.item;
 		part_t *p = &st->parts[q->m.partition];
 		lvc_err_t err;
@@ -1598,12 +1609,14 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 				now = lvc_health_now_us();
 			}
 			if (err == LVC_OK) {
-				enqueue(&st, &m, now);
+				int lane = enqueue(&st, &m, now);
+
 				/* What the record releases (most often itself: the
 				 * other input is ahead) is processed now, while the
 				 * record is in the caches, not after the whole batch
 				 * has been queued. */
-				if (process_released(&st, now, why, sizeof(why)) != 0) {
+				if (lane >= 0 &&
+				    process_released(&st, now, lane, why, sizeof(why)) != 0) {
 					proc_failed = 1;
 					break;
 				}
@@ -1621,7 +1634,7 @@ int lvc_run(const lvc_config_t *cfg, const lvc_run_opts_t *opts)
 			continue;
 		}
 		if (proc_failed ||
-		    process_released(&st, lvc_health_now_us(), why, sizeof(why)) != 0) {
+		    process_released(&st, lvc_health_now_us(), -1, why, sizeof(why)) != 0) {
 			if (!st.failed && !st.need_rebuild) {
 				lvc_error("%s", why);
 				st.failed = 1;
