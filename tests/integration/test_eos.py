@@ -166,8 +166,12 @@ def produce_input(names: dict, data: dict) -> dict:
     """Produces every input record; returns the end offsets {(topic, partition): end}."""
     kit.produce(names["balances"], [(k, v) for k, v, _ in data["balances"]])
     kit.produce(names["positions"], [(k, v) for k, v, _ in data["positions"]])
-    kit.produce(names["trades"], data["trades"])
-    kit.produce(names["prices"], data["prices"])
+    # Small record batches: a fetch returns at least one whole batch per
+    # partition, so the crash run's small fetches (below) bite only on
+    # small batches.
+    small = {"batch.num.messages": 50}
+    kit.produce(names["trades"], data["trades"], config=small)
+    kit.produce(names["prices"], data["prices"], config=small)
     c = kit.consumer()
     try:
         return {(names[t], p): c.get_watermark_offsets(TopicPartition(names[t], p),
@@ -317,12 +321,22 @@ class Watermarks:
     records on the broker."""
 
     def __init__(self, topics):
-        self.parts = [TopicPartition(t, p) for t in topics for p in kit.partitions_of(t)]
+        self.topics = list(topics)
+        self.parts = {}  # topic -> [TopicPartition], once the topic exists
         self.unc = kit.consumer({"isolation.level": "read_uncommitted"})
         self.com = kit.consumer({"isolation.level": "read_committed"})
 
+    def _parts(self):
+        for t in self.topics:
+            if t not in self.parts:
+                try:  # (the stage creates its state topic when it starts)
+                    self.parts[t] = [TopicPartition(t, p) for p in kit.partitions_of(t)]
+                except RuntimeError:
+                    continue
+            yield from self.parts[t]
+
     def open_txn(self) -> bool:
-        for tp in self.parts:
+        for tp in self._parts():
             hw = self.unc.get_watermark_offsets(tp, timeout=kit.timeout(5))[1]
             lso = self.com.get_watermark_offsets(tp, timeout=kit.timeout(5))[1]
             if hw > lso:
@@ -432,27 +446,68 @@ def progress(group, ends):
     return sum(max(v, 0) for v in got.values())
 
 
+def test_a_broker_restart_under_load_keeps_the_output_exactly_the_oracle(oracle):
+    inputs, ends = oracle["inputs"], oracle["ends"]
+    total = sum(ends.values())
+    outputs = output_topics()
+    group = kit.unique("broker")
+    # Without static membership: across a broker restart librdkafka 2.0.2
+    # can fence a static member with its own rejoin ("Static consumer
+    # fenced by other consumer with same group.instance.id", fatal: the
+    # stage exits 1 for its supervisor; seen in about one run in four).
+    # The restart of a static member is test_scaleout's and the crash
+    # test's; this one is about the broker going away under load.
+    cfg = run_config(inputs, outputs, group, None,
+                     kafka={"transactional.id": f"levcal-{group}-broker-0"})
+    with kit.start_levcal(["run"], cfg) as lv:
+        kit.wait_for(lambda: not lv.alive() or progress(group, ends) >= 0.3 * total,
+                     kit.timeout(120), "30% committed")
+        assert lv.alive(), lv.stderr_text()[-3000:]
+        t0 = time.monotonic()
+        kit.broker_restart()
+        restarted = time.monotonic() - t0
+        wait_committed(group, ends, 240, procs=[lv])
+        done = time.monotonic() - t0
+        assert lv.stop() == 0, lv.stderr_text()[-3000:]
+        aborts = re.findall(r"aborting the transaction", lv.stderr_text())
+    print(f"broker restart: {restarted:.1f} s down and up, the rest committed {done:.1f} s after "
+          f"the restart began, {len(aborts)} abort(s)")
+    got = collect(outputs)
+    assert_same_output(got, oracle["out"], "broker restart")
+    assert_seq_without_gaps(got)
+
+
 def test_sigkill_at_random_moments_commits_exactly_the_oracle_output(oracle):
     inputs, ends = oracle["inputs"], oracle["ends"]
     total = sum(ends.values())
     outputs = output_topics()
     group = kit.unique("crash")
-    # Small fetches (about 70 records per partition each): the stage reads
-    # the input in many transactions instead of a few, so that the kill
-    # points below find it working, however fast it is.
+    # Small fetches (one 50-record batch per partition) and 10 ms
+    # transactions: the stage reads the input in many transactions instead
+    # of a few (one 100 ms transaction held the whole input), so that the
+    # kill points below find it working, however fast it is.
     cfg = run_config(inputs, outputs, group, "crash-0",
-                     kafka={"max.partition.fetch.bytes": 4096})
+                     kafka={"max.partition.fetch.bytes": 2048},
+                     processing={"commit_interval": "10ms"})
     rng = random.Random(2026)
     reader = CommittedReader([outputs[k] for k in ("limits", "warnings", "dead")])
     reader.start()
-    wm = Watermarks([outputs[k] for k in ("limits", "warnings", "dead")])
+    # The state topic first: nearly every transaction writes to it, so that
+    # an open one is seen at once (events are rare in this input).
+    wm = Watermarks([outputs[k] for k in ("state", "limits", "warnings", "dead")])
     kills, mid_txn, recover = 0, 0, []
     t0 = time.monotonic()
     lv = kit.start_levcal(["run"], cfg)
     try:
-        # Kill points: a share of the input committed, or "as soon as a
-        # transaction has records on the broker", or during the start.
-        plans = ["start", "txn", 0.15, "txn", 0.35, "txn", 0.55, 0.75, "txn"]
+        # Kill points: during the start (after the tables, before the
+        # first record); "as soon as a transaction has records on the
+        # broker"; "run": at a random moment within 30 ms of the first
+        # commit after the restart (10 ms transactions: most likely inside
+        # one); or a share of the input committed. The first four cost
+        # none of the input, so that a stage that reads the whole input in
+        # a second is still killed at least five times.
+        plans = ["start", "start", "start", "start", "run", "txn", "run", 0.3, "txn", "run", 0.6,
+                 "run", "txn"]
         for plan in plans:
             before = progress(group, ends)
             if before >= total:
@@ -465,6 +520,10 @@ def test_sigkill_at_random_moments_commits_exactly_the_oracle_output(oracle):
                              progress(group, ends) >= total,
                              kit.timeout(60), "an open transaction with records", interval=0.005)
                 mid_txn += 1
+            elif plan == "run":
+                kit.wait_for(lambda: not lv.alive() or progress(group, ends) > before,
+                             kit.timeout(60), "a commit after the restart", interval=0.005)
+                time.sleep(rng.random() * 0.03)  # a random moment after it
             else:
                 kit.wait_for(lambda: not lv.alive() or progress(group, ends) >= plan * total,
                              kit.timeout(120), f"{plan:.0%} of the input committed", interval=0.05)
@@ -502,27 +561,3 @@ def test_sigkill_at_random_moments_commits_exactly_the_oracle_output(oracle):
     assert_poison_dead_lettered_once(got, oracle["data"], inputs)
     assert_reader_saw_only_committed(reader, outputs)
     assert aborted > 0, "no transaction was ever aborted: the kills missed every open one"
-
-
-def test_a_broker_restart_under_load_keeps_the_output_exactly_the_oracle(oracle):
-    inputs, ends = oracle["inputs"], oracle["ends"]
-    total = sum(ends.values())
-    outputs = output_topics()
-    group = kit.unique("broker")
-    cfg = run_config(inputs, outputs, group, "broker-0")
-    with kit.start_levcal(["run"], cfg) as lv:
-        kit.wait_for(lambda: not lv.alive() or progress(group, ends) >= 0.3 * total,
-                     kit.timeout(120), "30% committed")
-        assert lv.alive(), lv.stderr_text()[-3000:]
-        t0 = time.monotonic()
-        kit.broker_restart()
-        restarted = time.monotonic() - t0
-        wait_committed(group, ends, 240, procs=[lv])
-        done = time.monotonic() - t0
-        assert lv.stop() == 0, lv.stderr_text()[-3000:]
-        aborts = re.findall(r"aborting the transaction", lv.stderr_text())
-    print(f"broker restart: {restarted:.1f} s down and up, the rest committed {done:.1f} s after "
-          f"the restart began, {len(aborts)} abort(s)")
-    got = collect(outputs)
-    assert_same_output(got, oracle["out"], "broker restart")
-    assert_seq_without_gaps(got)
