@@ -30,6 +30,7 @@ and every figure says so.
     e2e.py [--build DIR] [--trades 5000000] [--instruments 1000]
            [--positions 100000] [--partitions 4] [--modes alo,eos10,eos100,eos1000]
            [--rounds 2] [--broker-dir DIR | --bootstrap-file FILE] [--json OUT]
+           [--levcal BIN] [--levcal-b BIN]   (a second build, run after levcal each round)
            [--kafka KEY=VALUE ...]   (librdkafka properties for both programs)
     e2e.py --smoke --bootstrap-file build/kafka/bootstrap --build build
 
