@@ -459,6 +459,8 @@ def test_a_broker_restart_under_load_keeps_the_output_exactly_the_oracle(oracle)
     # test's; this one is about the broker going away under load.
     cfg = run_config(inputs, outputs, group, None,
                      kafka={"transactional.id": f"levcal-{group}-broker-0"})
+    del cfg["instance"]  # (kit.base_config names one by default)
+    assert "group.instance.id" not in cfg["kafka"]
     with kit.start_levcal(["run"], cfg) as lv:
         kit.wait_for(lambda: not lv.alive() or progress(group, ends) >= 0.3 * total,
                      kit.timeout(120), "30% committed")
@@ -507,8 +509,8 @@ def test_sigkill_at_random_moments_commits_exactly_the_oracle_output(oracle):
         # none of the input (the restarted stage is killed as soon as it
         # has read the tables), so that a stage that reads the whole input
         # in a second is still killed at least five times.
-        plans = ["start", "start", "start", "start", "run", "txn", "run", 0.3, "txn", "run", 0.6,
-                 "run", "txn"]
+        plans = ["start", "start", "start", "start", "txn", "run", "txn", "run", 0.3, "txn", "run",
+                 0.6, "txn"]
         for i, plan in enumerate(plans):
             before = progress(group, ends)
             if before >= total:
