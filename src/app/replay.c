@@ -291,7 +291,7 @@ static int replay_topics(const lvc_config_t *cfg, const lvc_replay_opts_t *opts)
 		/* Never the live group's: nothing is joined or committed. */
 		{ "group.id", "levcal-replay", 0 },         { "enable.auto.commit", "false", 0 },
 		{ "enable.auto.offset.store", "false", 0 }, { "enable.partition.eof", "true", 0 },
-		{ "isolation.level", "read_committed", 0 }, { "group.instance.id", "", 0 },
+		{ "isolation.level", "read_committed", 0 },
 	};
 
 	if (opts->from_us == INT64_MIN) {

@@ -566,12 +566,6 @@ static int load_tables(stage_t *st)
 		{ "enable.auto.commit", "false", 0 },
 		{ "enable.partition.eof", "true", 0 },
 		{ "isolation.level", "read_committed", 0 },
-		/* Not a member of the group (it assigns the tables' partitions):
-		 * a kafka.group.instance.id of the config is the group
-		 * consumer's alone. With it, this consumer was fenced as a
-		 * second instance with that id after a broker restart, which is
-		 * fatal. */
-		{ "group.instance.id", "", 0 },
 	};
 	int64_t t0 = lvc_health_now_us();
 	char why[512];

@@ -50,9 +50,6 @@ lvc_state_t *lvc_state_new(const lvc_config_t *cfg, char *errstr, size_t errstr_
 	lvc_state_t *st = calloc(1, sizeof(*st));
 	lvc_kv_t rc[] = {
 		{ "group.id", "levcal-state-reader", 0 },
-		/* Never a static member (kafka.group.instance.id is the
-		 * stage's group member's alone). */
-		{ "group.instance.id", "", 0 },
 		{ "enable.auto.commit", "false", 0 },
 		{ "enable.partition.eof", "true", 0 },
 		{ "isolation.level", "read_committed", 0 },
@@ -62,7 +59,6 @@ lvc_state_t *lvc_state_new(const lvc_config_t *cfg, char *errstr, size_t errstr_
 	};
 	lvc_kv_t ru[] = {
 		{ "group.id", "levcal-state-reader", 0 },
-		{ "group.instance.id", "", 0 },
 		{ "enable.auto.commit", "false", 0 },
 		{ "isolation.level", "read_uncommitted", 0 },
 	};

@@ -308,6 +308,18 @@ lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults,
 		free(k);
 		return NULL;
 	}
+	/* A consumer that subscribes to nothing (it assigns partitions: the
+	 * stage's tables and state readers, replay) never joins the group, so
+	 * it is never a static member: a kafka.group.instance.id of the config
+	 * is the group consumer's alone (with it, such a consumer was fenced
+	 * as a second instance of that id, which is fatal). */
+	if (topics_n == 0 && rd_kafka_conf_set(conf, "group.instance.id", "", why, sizeof(why)) !=
+	                         RD_KAFKA_CONF_OK) {
+		LVC_ERRF("kafka.group.instance.id: %s", why);
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	if ((k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why))) == NULL) {
 		LVC_ERRF("creating the consumer: %s", why);

@@ -57,6 +57,8 @@ typedef void(lvc_delivery_fn)(void *opaque, void *msg_opaque, lvc_err_t err, con
 
 /* Creates a consumer in cfg's group (kafka properties of cfg, over
  * `defaults`, with `forced` applied last) subscribed to topics[0..n).
+ * With no topics (a consumer that assigns) group.instance.id is unset
+ * whatever the config says: only a group member is a static one.
  * Returns NULL with the reason in errstr. */
 lvc_kafka_t *lvc_consumer_new(const lvc_config_t *cfg, const lvc_kv_t *defaults, size_t defaults_n,
                               const lvc_kv_t *forced, size_t forced_n, const char *const *topics,
